@@ -1,0 +1,47 @@
+"""The ``linclf`` command: one Typer app, one module per command."""
+
+from __future__ import annotations
+
+import typer
+
+from linclf_cli import __version__
+
+app = typer.Typer(
+    name="linclf",
+    help="Reproduce the classic 'neural networks from scratch' assignments end to end "
+         "(TDT4265 A1, DD2424 A1 + bonus, AML A2) on one NumPy engine.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"linclf {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    """Reproduce the classic 'neural networks from scratch' assignments end to end."""
+
+
+def _register() -> None:
+    from . import data_cmd, gradcheck_cmd, train_cmd
+
+    app.command("train", help="Train one model and write a run directory.")(train_cmd.train)
+    app.command("gradcheck", help="Check every model's gradient against centred differences.")(
+        gradcheck_cmd.gradcheck)
+    app.add_typer(data_cmd.app, name="data", help="Find, verify and fetch the datasets.")
+
+
+_register()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,63 @@
+"""Shared CLI plumbing: stderr console, progress bars, error reporting."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from typing import Callable, Iterator
+
+import typer
+from rich.markup import escape
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from linclf_cli.errors import LinclfError
+
+err_console = Console(stderr=True)
+
+
+def make_progress(console: Console | None = None) -> Progress:
+    """A Rich progress display on stderr, silent when stderr is not a terminal."""
+    console = console or err_console
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+        disable=not console.is_terminal, transient=False)
+
+
+@contextlib.contextmanager
+def progress_callback(description: str, console: Console | None = None) -> Iterator:
+    """Yields ``callback(done, total)`` that drives one progress bar."""
+    with make_progress(console) as progress:
+        task = progress.add_task(description, total=None)
+
+        def callback(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield callback
+
+
+def report_error(exc: LinclfError, console: Console | None = None) -> int:
+    """Print a one-paragraph error (no traceback) and return the exit code."""
+    console = console or err_console
+    kind = "Usage error" if exc.exit_code == 2 else "Error"
+    text = escape(exc.message) + (f" {escape(exc.hint)}" if exc.hint else "")
+    console.print(f"[bold red]{kind}:[/] {text}", highlight=False, soft_wrap=True)
+    return exc.exit_code
+
+
+def handle_errors(fn: Callable) -> Callable:
+    """Decorator for commands: LinclfError -> message on stderr + its exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except LinclfError as exc:
+            raise typer.Exit(report_error(exc)) from None
+        except KeyboardInterrupt:
+            err_console.print("[bold red]Interrupted.[/] Nothing half-written was kept.")
+            raise typer.Exit(130) from None
+
+    return wrapper

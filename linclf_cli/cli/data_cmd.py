@@ -1,0 +1,187 @@
+"""``linclf data ...``: find, verify and fetch the datasets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from linclf_cli.data import download, locate
+from linclf_cli.data.cifar import verify_cifar10
+from linclf_cli.data.mnist import verify_mnist
+from linclf_cli.data.registry import DATASETS
+from linclf_cli.errors import DataError, LinclfError
+
+app = typer.Typer(help="Find, verify and fetch the datasets.", no_args_is_help=True)
+
+_DATA_DIR_HELP = "Folder searched first (before $LINCLF_DATA_DIR and the cache)."
+
+
+class DatasetName(str, Enum):
+    mnist = "mnist"
+    cifar10 = "cifar10"
+
+
+class VerifyTarget(str, Enum):
+    mnist = "mnist"
+    cifar10 = "cifar10"
+    all = "all"
+
+
+def _out() -> Console:
+    return Console()
+
+
+def _err() -> Console:
+    return Console(stderr=True)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Print a LinclfError as a message + hint on stderr and exit with its code."""
+    try:
+        yield
+    except LinclfError as exc:
+        err = _err()
+        err.print(f"[bold red]Error:[/] {escape(exc.message)}", highlight=False)
+        if exc.hint:
+            err.print(f"[yellow]Hint:[/] {escape(exc.hint)}", highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+
+
+@app.command()
+def where(
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=_DATA_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON to stdout."),
+) -> None:
+    """Show the folders searched for datasets, in order, and what each one holds.
+
+    Example: linclf data where --data-dir ~/datasets
+    """
+    with _user_errors():
+        rows = []
+        for rank, (source, path) in enumerate(locate.candidate_dirs(data_dir), start=1):
+            found = {n: locate.dataset_dir_in(n, path) for n in DATASETS}
+            rows.append({
+                "rank": rank, "source": source, "path": str(path), "exists": path.is_dir(),
+                "datasets": {n: (str(p) if p else None) for n, p in found.items()},
+            })
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2))
+            return
+        table = Table(title="Dataset search order (first match wins)")
+        for col in ("#", "source", "exists"):
+            table.add_column(col, no_wrap=True)
+        for col in ("folder", *DATASETS):
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            table.add_row(
+                str(r["rank"]), r["source"], "yes" if r["exists"] else "no", escape(r["path"]),
+                *(escape(r["datasets"][n]) if r["datasets"][n] else "-" for n in DATASETS),
+            )
+        _out().print(table)
+
+
+def _verify_one(name: str, data_dir: Path | None) -> dict:
+    try:
+        directory = locate.find_dataset(name, data_dir)
+    except DataError as exc:
+        return {"dataset": name, "directory": None, "ok": False,
+                "error": exc.message, "hint": exc.hint, "files": []}
+    files = verify_mnist(directory) if name == "mnist" else verify_cifar10(directory)
+    ok = all(f["ok"] for f in files)
+    hint = None if ok else (
+        f"Replace the failing files in {directory} with good copies, or run "
+        f"`linclf data fetch {name}` on a machine with internet."
+    )
+    return {"dataset": name, "directory": str(directory), "ok": ok,
+            "error": None if ok else "some files failed verification", "hint": hint,
+            "files": files}
+
+
+def _print_report(report: dict, console: Console) -> None:
+    title = f"{report['dataset']}: {escape(report['directory'] or 'not found')}"
+    table = Table(title=title)
+    for col in ("file", "check", "status", "detail"):
+        table.add_column(col, overflow="fold")
+    for f in report["files"]:
+        check = f.get("algorithm", "structure")
+        status = "[green]OK[/]" if f["ok"] else "[red]FAIL[/]"
+        if f["ok"]:
+            detail = f"{f['actual'][:16]}…" if f.get("actual") else f"{f.get('rows')} rows"
+        else:
+            detail = f["error"] or ""
+            if f.get("actual") and f.get("expected") and f["actual"] != f["expected"]:
+                detail += f" (expected {f['expected']}, got {f['actual']})"
+        table.add_row(escape(f["file"]), check, status, escape(detail))
+    console.print(table)
+
+
+@app.command()
+def verify(
+    dataset: VerifyTarget = typer.Argument(VerifyTarget.all, help="Which dataset to check."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=_DATA_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON results to stdout."),
+) -> None:
+    """Check every file's checksum (MNIST) and structure (MNIST and CIFAR-10).
+
+    Exits 1 if a dataset is missing or any file fails.
+
+    Example: linclf data verify mnist --json
+    """
+    with _user_errors():
+        names = list(DATASETS) if dataset is VerifyTarget.all else [dataset.value]
+        reports = [_verify_one(n, data_dir) for n in names]
+        failed = [r for r in reports if not r["ok"]]
+        if as_json:
+            typer.echo(json.dumps({"ok": not failed, "datasets": reports}, indent=2))
+        else:
+            out = _out()
+            for r in reports:
+                if r["files"]:
+                    _print_report(r, out)
+        err = _err()
+        for r in failed:
+            msg = f"{r['dataset']} in {r['directory']}: {r['error']}." if r["directory"] else r["error"]
+            err.print(f"[bold red]Error:[/] {escape(msg)}", highlight=False)
+            if r["hint"]:
+                err.print(f"[yellow]Hint:[/] {escape(r['hint'])}", highlight=False)
+        if failed:
+            raise typer.Exit(1)
+        if not as_json:
+            _out().print("[green]All checked files are OK.[/]")
+
+
+@app.command()
+def fetch(
+    name: DatasetName = typer.Argument(..., help="Dataset to download."),
+    dest: Optional[Path] = typer.Option(
+        None, "--dest", help="Parent folder to download into (default: the user cache)."
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
+) -> None:
+    """Download a dataset from its pinned mirrors and verify it (needs internet).
+
+    MNIST goes to DEST/mnist, CIFAR-10 to DEST/cifar-10-batches-py.
+
+    Example: linclf data fetch mnist --dest ~/datasets
+    """
+    with _user_errors():
+        root = dest if dest is not None else locate.cache_dir()
+        out = download.fetch_dataset(name.value, root, progress=progress)
+        msg = f"[green]{name.value} is ready in[/] {escape(str(out))}"
+        found = any(
+            locate.dataset_dir_in(name.value, p) == out for _, p in locate.candidate_dirs()
+        )
+        if not found:
+            msg += (f"\nIt is not on the search path: pass --data-dir {escape(str(root))} "
+                    f"or set {locate.ENV_VAR}={escape(str(root))}.")
+        _out().print(msg, highlight=False)

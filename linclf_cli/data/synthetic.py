@@ -1,0 +1,148 @@
+"""Small synthetic datasets in the real on-disk formats, for tests and offline demos.
+
+* :func:`write_synthetic_cifar10` writes ``cifar-10-batches-py/`` exactly like the official
+  python version: protocol-2 pickles of dicts with bytes keys, bytes written as Python 2
+  ``str`` opcodes (as cPickle did), so ``pickle.load(f, encoding='bytes')`` gives the same
+  types as the real files.  Each class has its own random mean image, plus noise, so a
+  linear classifier reaches far above chance.
+* :func:`write_synthetic_mnist_idx` writes the four gzip IDX files (they do not match the
+  pinned MNIST checksums: load them with ``verify=False`` or read them with ``read_idx``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import pickle
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from linclf_cli.data.registry import (
+    CIFAR10_DIM,
+    CIFAR10_NUM_CLASSES,
+    CIFAR10_SUBDIR,
+    CIFAR10_TRAIN_BATCHES,
+    MNIST_SUBDIR,
+)
+
+CIFAR10_LABEL_NAMES: tuple[str, ...] = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)
+
+
+class _Py2Pickler(pickle._Pickler):  # type: ignore[name-defined]
+    """Protocol-2 pickler writing ``bytes`` as Python 2 ``str`` (SHORT_BINSTRING/BINSTRING)."""
+
+    dispatch = dict(pickle._Pickler.dispatch)  # type: ignore[attr-defined]
+
+    def save_py2_str(self, obj: bytes) -> None:
+        n = len(obj)
+        if n < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([n]) + obj)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", n) + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_py2_str
+
+
+def dump_py2_pickle(obj: Any, path: Path) -> None:
+    """Write ``obj`` as a protocol-2 pickle with Python-2 style byte strings."""
+    buf = io.BytesIO()
+    _Py2Pickler(buf, protocol=2).dump(obj)
+    path.write_bytes(buf.getvalue())
+
+
+def _class_images(
+    rng: np.random.Generator, means: np.ndarray, labels: np.ndarray, noise: float
+) -> np.ndarray:
+    x = means[labels] + rng.normal(0.0, noise, size=(len(labels), CIFAR10_DIM))
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+def write_synthetic_cifar10(dest: Path, n_per_batch: int = 200, seed: int = 0) -> Path:
+    """Write a synthetic CIFAR-10 in the official python-pickle format.
+
+    Parameters
+    ----------
+    dest : parent folder; created if needed.
+    n_per_batch : rows in each of data_batch_1..5 and test_batch.
+    seed : the output is a deterministic function of ``seed`` and ``n_per_batch``.
+
+    Returns
+    -------
+    Path : ``dest / "cifar-10-batches-py"``.
+    """
+    rng = np.random.default_rng(seed)
+    out = Path(dest) / CIFAR10_SUBDIR
+    out.mkdir(parents=True, exist_ok=True)
+    # Smooth-ish class templates: a shared base image plus a per-class pattern.
+    base = rng.uniform(80, 176, size=CIFAR10_DIM)
+    means = base + rng.normal(0.0, 30.0, size=(CIFAR10_NUM_CLASSES, CIFAR10_DIM))
+    names = [*CIFAR10_TRAIN_BATCHES, "test_batch"]
+    for i, name in enumerate(names):
+        labels = rng.integers(0, CIFAR10_NUM_CLASSES, size=n_per_batch)
+        is_test = name == "test_batch"
+        batch = {
+            b"batch_label": (
+                b"testing batch 1 of 1" if is_test else f"training batch {i + 1} of 5".encode()
+            ),
+            b"labels": [int(v) for v in labels],
+            b"data": _class_images(rng, means, labels, noise=60.0),
+            b"filenames": [
+                f"synthetic_{CIFAR10_LABEL_NAMES[v]}_s{seed}_{i}_{j:05d}.png".encode()
+                for j, v in enumerate(labels)
+            ],
+        }
+        dump_py2_pickle(batch, out / name)
+    meta = {
+        b"num_cases_per_batch": n_per_batch,
+        b"label_names": [n.encode() for n in CIFAR10_LABEL_NAMES],
+        b"num_vis": CIFAR10_DIM,
+    }
+    dump_py2_pickle(meta, out / "batches.meta")
+    return out
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode a uint8 array as an uncompressed IDX file (magic 0x0000 08 ndim)."""
+    a = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, a.ndim]) + b"".join(struct.pack(">I", d) for d in a.shape)
+    return header + a.tobytes()
+
+
+def write_synthetic_mnist_idx(
+    dest: Path, n_train: int = 600, n_test: int = 100, seed: int = 0
+) -> Path:
+    """Write the four MNIST files (gzip IDX) with synthetic digits.
+
+    Parameters
+    ----------
+    dest : parent folder; the files go to ``dest / "mnist"``.
+    n_train, n_test : number of images in the training and test files.
+    seed : deterministic output per seed.
+
+    Returns
+    -------
+    Path : ``dest / "mnist"``, holding ``train-images-idx3-ubyte.gz`` etc.
+    """
+    rng = np.random.default_rng(seed)
+    out = Path(dest) / MNIST_SUBDIR
+    out.mkdir(parents=True, exist_ok=True)
+    templates = (rng.random((10, 28, 28)) < 0.2).astype(np.uint8) * 255
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, size=n).astype(np.uint8)
+        flips = rng.random((n, 28, 28)) < 0.05
+        images = np.where(flips, 255 - templates[labels], templates[labels]).astype(np.uint8)
+        for kind, arr, ndim in (("images", images, 3), ("labels", labels, 1)):
+            name = f"{prefix}-{kind}-idx{ndim}-ubyte.gz"
+            payload = gzip.compress(idx_bytes(arr), compresslevel=1, mtime=0)
+            tmp = out / f".linclf-tmp-{name}"
+            tmp.write_bytes(payload)
+            os.replace(tmp, out / name)
+    return out

@@ -1,0 +1,316 @@
+"""REPORT.md -> one self-contained, offline ``report.html``.
+
+* Markdown: markdown-it-py (CommonMark + tables) with mdit-py-plugins' ``dollarmath``.
+* Math: ``$...$`` / ``$$...$$`` converted to MathML with latex2mathml (rendered natively by
+  browsers: no JavaScript, no fonts, no network). A formula that fails to convert is shown as
+  its LaTeX source in ``<code class="math-error">``.
+* Images: every local image is inlined as a ``data:`` URI (resolved relative to ``base_dir``).
+  A missing file becomes a visible "missing figure: path" note; a remote image is *not* fetched
+  and becomes an "external figure not embedded" note, so nothing is loaded from the network.
+* Raw HTML written in the markdown is passed through, but its ``src=`` attributes get the same
+  treatment as markdown images.
+* A table of contents from the h2/h3 headings (ids are slugs of the heading text).
+
+The only ``http(s)://`` strings in the output are those the markdown author wrote as link
+targets or text (the MathML namespace attribute is dropped: HTML5 does not need it).
+"""
+
+from __future__ import annotations
+
+import base64
+import html as _html
+import mimetypes
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.token import Token
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+__all__ = ["markdown_to_html", "write_html", "slugify", "latex_to_mathml", "CSS"]
+
+CSS = """
+:root { --fg: #1f2328; --muted: #59636e; --border: #d1d9e0; --bg-alt: #f6f8fa; }
+* { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; }
+body { margin: 0; color: var(--fg); background: #fff;
+  font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+main { max-width: 60rem; margin: 0 auto; padding: 1.5rem 1.25rem 4rem; }
+h1, h2, h3, h4 { line-height: 1.25; margin: 1.6em 0 .6em; }
+h1 { font-size: 1.9rem; border-bottom: 1px solid var(--border); padding-bottom: .3em; }
+h2 { font-size: 1.45rem; border-bottom: 1px solid var(--border); padding-bottom: .25em; }
+h3 { font-size: 1.2rem; }
+a { color: #0969da; }
+code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
+  font-size: .9em; }
+code { background: var(--bg-alt); padding: .1em .3em; border-radius: 4px; }
+pre { background: var(--bg-alt); padding: .8em 1em; overflow-x: auto; border-radius: 6px; }
+pre code { background: none; padding: 0; }
+blockquote { margin: 1em 0; padding: 0 1em; color: var(--muted); border-left: 4px solid var(--border); }
+.table-wrap { overflow-x: auto; margin: 1em 0; }
+table { border-collapse: collapse; font-size: .92em; }
+th, td { border: 1px solid var(--border); padding: .35em .65em; vertical-align: top; }
+th { background: var(--bg-alt); }
+tbody tr:nth-child(even) { background: #fbfcfd; }
+img { max-width: 100%; height: auto; }
+figure { max-width: 100%; margin: 1em 0; }
+.missing-figure { display: inline-block; padding: .4em .7em; border: 1px dashed #cf222e;
+  color: #cf222e; background: #fff5f5; border-radius: 4px; font-size: .9em; }
+.math.block { overflow-x: auto; margin: 1em 0; }
+math[display="block"] { font-size: 1.1em; }
+code.math-error { color: #9a6700; }
+.pass { color: #1a7f37; font-weight: 600; }
+.fail { color: #cf222e; font-weight: 600; }
+.skip { color: #6e7781; }
+nav.toc { background: var(--bg-alt); border: 1px solid var(--border); border-radius: 6px;
+  padding: .6em 1.2em; margin: 1em 0 2em; }
+nav.toc h2 { font-size: 1.05rem; border: 0; margin: .3em 0; padding: 0; }
+nav.toc ul { margin: .2em 0; padding-left: 1.2em; }
+nav.toc li { margin: .1em 0; }
+@media print { nav.toc { display: none; } main { max-width: none; } }
+""".strip()
+
+_MATHML_XMLNS = re.compile(r'\s+xmlns="http://www\.w3\.org/1998/Math/MathML"')
+_EXTERNAL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//)")  # any scheme, or protocol-relative
+_BADGE = re.compile(
+    r"((?:✅|✔️?|☑️?)\s*(?:pass(?:ed)?|ok)\b"
+    r"|(?:❌|✖️?|✗)\s*(?:fail(?:ed)?)\b"
+    r"|(?:⏭️?|➖|⚪|⏸️?)\s*(?:skip(?:ped)?)\b)",
+    re.IGNORECASE,
+)
+_SRC_ATTR = re.compile(r"""(\ssrc\s*=\s*)(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+_MIME = {
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def slugify(text: str) -> str:
+    """Heading text -> anchor id: lower-case, punctuation dropped, spaces to ``-``."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = re.sub(r"[^\w\s-]", "", text)
+    text = re.sub(r"[\s_-]+", "-", text).strip("-")
+    return text or "section"
+
+
+def latex_to_mathml(latex: str, display: bool) -> str:
+    """LaTeX -> MathML (no namespace URL); on failure the escaped source in ``<code>``."""
+    try:
+        from latex2mathml.converter import convert
+
+        out = convert(latex, display="block" if display else "inline")
+    except Exception:  # latex2mathml raises many exception types on malformed input
+        return f'<code class="math-error" title="could not convert formula">{escapeHtml(latex)}</code>'
+    return _MATHML_XMLNS.sub("", out)
+
+
+def _data_uri(path: Path) -> str:
+    mime = _MIME.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def _missing(kind: str, src: str) -> str:
+    return f'<span class="missing-figure">{kind}: {escapeHtml(src)}</span>'
+
+
+def _embed_src(src: str, base_dir: Path) -> tuple[str | None, str | None]:
+    """(data_uri, None) on success, else (None, note_html)."""
+    if src.startswith("data:"):
+        return src, None
+    if src.lower().startswith("file:"):
+        path = Path(unquote(urlsplit(src).path))
+    elif _EXTERNAL.match(src):
+        return None, _missing("external figure not embedded", src)
+    else:
+        path = base_dir / unquote(urlsplit(src).path)  # an absolute path stays absolute
+    try:
+        return _data_uri(path), None
+    except OSError:
+        return None, _missing("missing figure", unquote(src))
+
+
+def _plain_text(inline: Token) -> str:
+    out: list[str] = []
+    for child in inline.children or []:
+        if child.type in ("text", "code_inline", "math_inline", "html_inline"):
+            out.append(child.content if child.type != "html_inline" else "")
+        elif child.type == "image":
+            out.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            out.append(" ")
+    return "".join(out).strip()
+
+
+# --------------------------------------------------------------------------- renderer
+
+
+def _make_md(base_dir: Path) -> MarkdownIt:
+    md = MarkdownIt("commonmark").enable("table")
+    dollarmath_plugin(
+        md,
+        renderer=lambda content, cfg: latex_to_mathml(content, bool(cfg.get("display_mode"))),
+    )
+    def render_image(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+        token = tokens[idx]
+        src = str(token.attrGet("src") or "")
+        alt = self.renderInlineAsText(token.children or [], options, env)
+        uri, note = _embed_src(src, base_dir)
+        if uri is None:
+            return note or ""
+        title = token.attrGet("title")
+        title_attr = f' title="{escapeHtml(str(title))}"' if title else ""
+        return f'<img src="{escapeHtml(uri)}" alt="{escapeHtml(alt)}"{title_attr} loading="lazy">'
+
+    def render_text(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+        text = escapeHtml(tokens[idx].content)
+        return _BADGE.sub(lambda m: f'<span class="{_badge_class(m.group(1))}">{m.group(1)}</span>', text)
+
+    def rewrite_raw(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+        def sub(m: re.Match[str]) -> str:
+            src = _html.unescape(m.group(2) if m.group(2) is not None else m.group(3))
+            uri, _ = _embed_src(src, base_dir)
+            return f'{m.group(1)}"{escapeHtml(uri or "data:,")}"'
+
+        return _SRC_ATTR.sub(sub, tokens[idx].content)
+
+    def table_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+        return '<div class="table-wrap">\n' + self.renderToken(tokens, idx, options, env)
+
+    def table_close(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+        return self.renderToken(tokens, idx, options, env) + "</div>\n"
+
+    md.add_render_rule("image", render_image)
+    md.add_render_rule("text", render_text)
+    md.add_render_rule("html_inline", rewrite_raw)
+    md.add_render_rule("html_block", rewrite_raw)
+    md.add_render_rule("table_open", table_open)
+    md.add_render_rule("table_close", table_close)
+    return md
+
+
+def _badge_class(text: str) -> str:
+    low = text.lower()
+    if "pass" in low or "ok" in low:
+        return "pass"
+    if "fail" in low:
+        return "fail"
+    return "skip"
+
+
+def _assign_ids(tokens: list[Token]) -> list[tuple[int, str, str]]:
+    """Give every heading an ``id``; return (level, id, text) for h2/h3."""
+    used: set[str] = set()
+    toc: list[tuple[int, str, str]] = []
+    for i, tok in enumerate(tokens):
+        if tok.type != "heading_open":
+            continue
+        text = _plain_text(tokens[i + 1]) if i + 1 < len(tokens) else ""
+        base = slug = slugify(text)
+        n = 1
+        while slug in used:
+            slug = f"{base}-{n}"
+            n += 1
+        used.add(slug)
+        tok.attrSet("id", slug)
+        level = int(tok.tag[1])
+        if level in (2, 3):
+            toc.append((level, slug, text))
+    return toc
+
+
+def _toc_html(entries: list[tuple[int, str, str]]) -> str:
+    if not entries:
+        return ""
+    out = ['<nav class="toc" aria-label="Contents">', "<h2>Contents</h2>", "<ul>"]
+    open_sub = False
+    for level, slug, text in entries:
+        item = f'<li><a href="#{escapeHtml(slug)}">{escapeHtml(text)}</a>'
+        if level == 3:
+            if not open_sub:
+                # nest under the previous h2 item (or a bare item if the report starts at h3)
+                if out[-1].startswith("<li>") and out[-1].endswith("</li>"):
+                    out[-1] = out[-1][: -len("</li>")]
+                else:
+                    out.append("<li>")
+                out.append("<ul>")
+                open_sub = True
+            out.append(item + "</li>")
+        else:
+            if open_sub:
+                out.append("</ul></li>")
+                open_sub = False
+            out.append(item + "</li>")
+    if open_sub:
+        out.append("</ul></li>")
+    out += ["</ul>", "</nav>"]
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def markdown_to_html(md_text: str, base_dir: Path, title: str) -> str:
+    """Render ``md_text`` to one self-contained HTML document (images and math inlined)."""
+    base_dir = Path(base_dir)
+    md = _make_md(base_dir)
+    env: dict[str, Any] = {}
+    tokens = md.parse(md_text, env)
+    toc = _toc_html(_assign_ids(tokens))
+
+    # The TOC goes after a leading h1 (the report's own title), else at the top.
+    head: list[Token] = []
+    if len(tokens) >= 3 and tokens[0].type == "heading_open" and tokens[0].tag == "h1":
+        head, tokens = tokens[:3], tokens[3:]
+    body = (md.renderer.render(head, md.options, env) if head else "") + toc
+    body += md.renderer.render(tokens, md.options, env)
+
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escapeHtml(title)}</title>\n"
+        f"<style>\n{CSS}\n</style>\n"
+        "</head>\n<body>\n<main>\n"
+        f"{body}"
+        "</main>\n</body>\n</html>\n"
+    )
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; give the usual file mode
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_html(md_path: Path, html_path: Path, title: str) -> Path:
+    """Read ``md_path``, render it (images relative to its folder), write ``html_path`` atomically."""
+    md_path, html_path = Path(md_path), Path(html_path)
+    text = md_path.read_text(encoding="utf-8")
+    _atomic_write_text(html_path, markdown_to_html(text, md_path.parent, title))
+    return html_path

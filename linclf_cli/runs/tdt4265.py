@@ -1,0 +1,204 @@
+"""TDT4265 Assignment 1 runs: MNIST, binary logistic or softmax regression.
+
+``run(config, out_dir, ctx)`` loads and pre-processes the canonical split, trains, and
+publishes one run directory:
+
+    config.yaml          the resolved configuration
+    run.json             argv, seed, versions, BLAS, git commit, data checksums, timings
+    metrics.json         final metrics on the full sets, steps, early-stopping point, norms
+    history_steps.csv    step, epoch, mini-batch training loss (before the update)
+    history_checks.csv   step, epoch, val_loss, val_accuracy, train_loss, train_accuracy
+    weights.npz          W of shape (785, K); row 784 is the bias
+    loss.png, accuracy.png
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from linclf_cli.data.mnist import load_mnist
+from linclf_cli.data.splits import binary_subset, tdt4265_split
+from linclf_cli.engine import trainer
+from linclf_cli.engine.functions import one_hot
+from linclf_cli.engine.preprocess import pre_process_images
+from linclf_cli.errors import UsageError
+from linclf_cli.plots.figures import ACC_LABEL, LOSS_LABEL, STEPS_LABEL, Series, line_figure, smoothed
+
+from . import io
+from .context import RunContext
+from .provenance import now_iso, run_record
+from .rundir import RunDir
+
+MODELS = ("binary", "softmax")
+DTYPES = {"float32": np.float32, "float64": np.float64}
+DEFAULTS = {
+    # the starter's defaults and the text's suggested y-limits
+    "binary": {"learning_rate": 0.05, "shuffle": False, "loss_ylim": (0.0, 0.2), "acc_ylim": (0.93, 0.99)},
+    "softmax": {"learning_rate": 0.01, "shuffle": True, "loss_ylim": (0.2, 0.6), "acc_ylim": (0.89, 0.93)},
+}
+
+
+@dataclass(frozen=True)
+class TdtConfig:
+    """One TDT4265 training run.  ``None`` fields take the model's starter default.
+
+    ``l2`` is the coefficient c added to the gradient (c W): the 2022 text's lambda; the
+    2021 text's lambda is c / 2.
+    """
+
+    model: str = "softmax"
+    classes: tuple[int, int] = (2, 3)
+    learning_rate: float | None = None
+    batch_size: int = 128
+    epochs: int = 50
+    shuffle: bool | None = None
+    l2: float = 0.0
+    early_stopping: bool = False
+    patience: int = 10
+    restore_best: bool = False
+    seed: int = 0
+    dtype: str = "float32"
+    loss_ylim: tuple[float, float] | None = None
+    acc_ylim: tuple[float, float] | None = None
+
+    def resolved(self) -> "TdtConfig":
+        if self.model not in MODELS:
+            raise UsageError(f"Unknown model {self.model!r} for MNIST.",
+                             f"Choose one of: {', '.join(MODELS)}.")
+        if self.dtype not in DTYPES:
+            raise UsageError(f"Unknown dtype {self.dtype!r}.", "Choose float32 or float64.")
+        pos, neg = self.classes
+        if self.model == "binary" and (not (0 <= pos <= 9 and 0 <= neg <= 9) or pos == neg):
+            raise UsageError(
+                f"The binary task needs two different digits in 0-9, got {pos} and {neg}.",
+                "Use for example --classes 2 3 (digit 2 is the positive class).")
+        d = DEFAULTS[self.model]
+        out = dataclasses.replace(
+            self,
+            classes=(int(pos), int(neg)),
+            learning_rate=d["learning_rate"] if self.learning_rate is None else float(self.learning_rate),
+            shuffle=d["shuffle"] if self.shuffle is None else bool(self.shuffle),
+            loss_ylim=tuple(d["loss_ylim"] if self.loss_ylim is None else self.loss_ylim),
+            acc_ylim=tuple(d["acc_ylim"] if self.acc_ylim is None else self.acc_ylim),
+        )
+        out.train_config().validate(n_train=10**9)  # ranges; batch vs data size checked later
+        return out
+
+    def train_config(self) -> trainer.TrainConfig:
+        return trainer.TrainConfig(
+            learning_rate=self.learning_rate, batch_size=self.batch_size, epochs=self.epochs,
+            shuffle=bool(self.shuffle), l2=self.l2, early_stopping=self.early_stopping,
+            patience=self.patience, restore_best=self.restore_best)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        for k in ("classes", "loss_ylim", "acc_ylim"):
+            if d[k] is not None:
+                d[k] = list(d[k])
+        if self.model != "binary":
+            d.pop("classes")
+        return d
+
+
+@dataclass(frozen=True)
+class Prepared:
+    X_train: np.ndarray
+    T_train: np.ndarray
+    X_val: np.ndarray
+    T_val: np.ndarray
+    checksums: dict
+
+
+@functools.lru_cache(maxsize=8)
+def _prepare(model: str, classes: tuple[int, int], dtype: str, data_dir: str | None) -> Prepared:
+    m = load_mnist(Path(data_dir) if data_dir else None)
+    X_train, y_train, X_val, y_val = tdt4265_split(m)
+    dt = DTYPES[dtype]
+    if model == "binary":
+        X_train, T_train = binary_subset(X_train, y_train, classes[0], classes[1], dtype=dt)
+        X_val, T_val = binary_subset(X_val, y_val, classes[0], classes[1], dtype=dt)
+    else:
+        T_train, T_val = one_hot(y_train, 10, dt), one_hot(y_val, 10, dt)
+    return Prepared(pre_process_images(X_train, dt), T_train, pre_process_images(X_val, dt), T_val,
+                    dict(m.sha256))
+
+
+def prepare(cfg: TdtConfig, data_dir: Path | None) -> Prepared:
+    """Pre-processed arrays for ``cfg`` (cached per process)."""
+    return _prepare(cfg.model, tuple(cfg.classes), cfg.dtype, str(data_dir) if data_dir else None)
+
+
+def run(cfg: TdtConfig, out: Path, ctx: RunContext | None = None) -> dict:
+    """Train one model and publish its run directory at ``out``; returns metrics.json."""
+    ctx = ctx or RunContext()
+    cfg = cfg.resolved()
+    started = now_iso()
+    t0 = time.perf_counter()
+    data = prepare(cfg, ctx.data_dir)
+    tcfg = cfg.train_config()
+    tcfg.validate(len(data.X_train))
+    t_data = time.perf_counter() - t0
+    with RunDir(out) as rd:
+        res = trainer.train(cfg.model, data.X_train, data.T_train, data.X_val, data.T_val, tcfg,
+                            np.random.default_rng(cfg.seed), callback=ctx.progress)
+        metrics = trainer.final_metrics(cfg.model, res.W, data.X_train, data.T_train,
+                                        data.X_val, data.T_val)
+        metrics.update({
+            "steps": res.steps,
+            "epochs_completed": res.steps / res.steps_per_epoch,
+            "steps_per_epoch": res.steps_per_epoch,
+            "validation_every": res.val_every,
+            "stopped_step": res.stopped_step,
+            "stopped_epoch": res.stopped_epoch,
+            "best_val_loss": res.best_val_loss,
+            "best_val_loss_step": res.best_step,
+            "n_train": int(len(data.X_train)),
+            "n_val": int(len(data.X_val)),
+            "l2_coefficient": cfg.l2,
+        })
+        write_outputs(rd.path, cfg, res, metrics)
+        seconds = {"data": t_data, **res.seconds, "total": time.perf_counter() - t0}
+        io.write_json(rd.path / "run.json", run_record(
+            ctx.argv, cfg.seed, seconds, started, {"data_sha256": data.checksums}))
+        rd.commit()
+    return metrics
+
+
+def write_outputs(d: Path, cfg: TdtConfig, res: trainer.TrainResult, metrics: dict) -> None:
+    io.atomic_write_text(d / "config.yaml", yaml.safe_dump(
+        {"kind": "tdt4265", **cfg.to_dict()}, sort_keys=False))
+    io.write_json(d / "metrics.json", metrics)
+    steps = np.arange(res.steps)
+    io.write_csv(d / "history_steps.csv", {
+        "step": steps, "epoch": steps // res.steps_per_epoch, "train_loss": res.train_loss})
+    io.write_csv(d / "history_checks.csv", res.checks)
+    io.write_npz(d / "weights.npz", W=res.W)
+    plot_run(d, cfg, res)
+
+
+def plot_run(d: Path, cfg: TdtConfig, res: trainer.TrainResult) -> None:
+    c = res.checks
+    line_figure(d / "loss.png", [
+        smoothed(np.arange(res.steps), res.train_loss, 10, "Training Loss"),
+        Series(c["step"], c["val_loss"], "Validation Loss"),
+    ], STEPS_LABEL, LOSS_LABEL, cfg.loss_ylim)
+    line_figure(d / "accuracy.png", [
+        Series(c["step"], c["train_accuracy"], "Training Accuracy"),
+        Series(c["step"], c["val_accuracy"], "Validation Accuracy"),
+    ], STEPS_LABEL, ACC_LABEL, cfg.acc_ylim)
+
+
+def load_history(d: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Read back history CSVs of a run directory as column arrays."""
+    out = {}
+    for name in ("history_steps", "history_checks"):
+        arr = np.genfromtxt(d / f"{name}.csv", delimiter=",", names=True)
+        out[name] = {k: np.atleast_1d(arr[k]) for k in arr.dtype.names}
+    return out
