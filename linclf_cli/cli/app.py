@@ -32,11 +32,13 @@ def _root(
 
 
 def _register() -> None:
-    from . import data_cmd, gradcheck_cmd, train_cmd
+    from . import data_cmd, gradcheck_cmd, tasks_cmd, train_cmd
 
     app.command("train", help="Train one model and write a run directory.")(train_cmd.train)
     app.command("gradcheck", help="Check every model's gradient against centred differences.")(
         gradcheck_cmd.gradcheck)
+    app.command("tasks", help="List the report tasks and whether each is up to date.")(tasks_cmd.tasks)
+    app.command("run", help="Run report tasks (skipping up-to-date ones), in parallel.")(tasks_cmd.run)
     app.add_typer(data_cmd.app, name="data", help="Find, verify and fetch the datasets.")
 
 

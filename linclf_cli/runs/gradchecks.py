@@ -47,3 +47,84 @@ def tdt_gradchecks(models=TDT_MODELS, l2_values=(0.0, 2.0), data_dir: Path | Non
             r = tdt4265_gradcheck(model, X, T, l2=l2, rng=np.random.default_rng(seed), eps=eps)
             rows.append({"check": "tdt4265", "param": "W", "data": source, **r})
     return rows
+
+
+# --------------------------------------------------------------------------- as a run
+
+
+from dataclasses import dataclass  # noqa: E402
+
+from linclf_cli.errors import UsageError  # noqa: E402
+
+from . import io  # noqa: E402
+from .context import RunContext  # noqa: E402
+from .provenance import now_iso, run_record  # noqa: E402
+from .rundir import RunDir  # noqa: E402
+
+
+@dataclass(frozen=True)
+class GradcheckConfig:
+    """TDT4265 gradient checks (tasks 1a, 1b, 2a, 3a, 4a)."""
+
+    models: tuple[str, ...] = TDT_MODELS
+    l2: tuple[float, ...] = (0.0,)
+    synthetic: bool = False
+    eps: float = 1e-3
+    seed: int = 0
+
+    def resolved(self) -> "GradcheckConfig":
+        bad = [m for m in self.models if m not in TDT_MODELS]
+        if bad or not self.models:
+            raise UsageError(f"Unknown gradcheck model {bad[0] if bad else None!r}.",
+                             f"Choose from: {', '.join(TDT_MODELS)}.")
+        if any(c < 0 for c in self.l2):
+            raise UsageError(f"L2 coefficients must be >= 0, got {list(self.l2)}.")
+        if not 0 < self.eps < 1:
+            raise UsageError(f"eps must lie in (0, 1), got {self.eps}.")
+        return self
+
+    def to_dict(self) -> dict:
+        return {"models": list(self.models), "l2": list(self.l2), "synthetic": self.synthetic,
+                "eps": self.eps, "seed": self.seed}
+
+    @property
+    def dataset(self) -> str | None:
+        return None if self.synthetic else "mnist"
+
+
+def starter_tests() -> dict:
+    """The starter's other assertions (tasks 2a/3a): zero-weight outputs and one-hot."""
+    from linclf_cli.engine import logistic, softmax
+
+    X = pre_process_images(np.arange(784 * 4, dtype=np.int64).reshape(4, 784) % 256, np.float64)
+    oh = one_hot(np.array([3]), 10)
+    return {
+        "binary_zero_weight_mean_output": float(np.mean(logistic.forward(np.zeros((785, 1)), X))),
+        "softmax_zero_weight_mean_output": float(np.mean(softmax.forward(np.zeros((785, 10)), X))),
+        "one_hot_of_3": oh[0].astype(int).tolist(),
+        "one_hot_sums_to_one": bool(oh.sum() == 1),
+    }
+
+
+def run(cfg: GradcheckConfig, out: Path, ctx: RunContext | None = None) -> dict:
+    ctx = ctx or RunContext()
+    cfg = cfg.resolved()
+    started = now_iso()
+    rows = tdt_gradchecks(cfg.models, cfg.l2, ctx.data_dir, cfg.synthetic, cfg.eps, cfg.seed)
+    metrics = {
+        "passed": all(r["passed"] for r in rows),
+        "max_abs_error": max(r["max_abs_error"] for r in rows),
+        "bound": cfg.eps**2,
+        "max_rel_error": max(r["max_rel_error"] for r in rows),
+        "checks": rows,
+        **starter_tests(),
+    }
+    with RunDir(out) as rd:
+        import yaml
+
+        io.atomic_write_text(rd.path / "config.yaml",
+                             yaml.safe_dump({"kind": "gradcheck-tdt", **cfg.to_dict()}, sort_keys=False))
+        io.write_json(rd.path / "metrics.json", metrics)
+        io.write_json(rd.path / "run.json", run_record(ctx.argv, cfg.seed, {}, started))
+        rd.commit()
+    return metrics

@@ -163,6 +163,8 @@ def run(cfg: TdtConfig, out: Path, ctx: RunContext | None = None) -> dict:
             "n_val": int(len(data.X_val)),
             "l2_coefficient": cfg.l2,
         })
+        metrics["accuracy_gap"] = metrics["train_accuracy"] - metrics["val_accuracy"]
+        metrics["loss_gap"] = metrics["val_loss"] - metrics["train_loss"]
         write_outputs(rd.path, cfg, res, metrics)
         seconds = {"data": t_data, **res.seconds, "total": time.perf_counter() - t0}
         io.write_json(rd.path / "run.json", run_record(

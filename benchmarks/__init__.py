@@ -1,0 +1,1 @@
+"""Benchmark scripts for linclf (not part of the installed package)."""

@@ -1,0 +1,79 @@
+"""lambda sweeps (TDT4265 4c/4e): one training per L2 coefficient, then the two figures.
+
+Every point uses the same seed (common random numbers): the curves differ only by lambda,
+and a point's result does not depend on which other points are in the sweep or their order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from linclf_cli.errors import UsageError
+from linclf_cli.plots.figures import ACC_LABEL, STEPS_LABEL, Series, line_figure
+
+from . import io
+from .tdt4265 import TdtConfig, load_history
+
+DEFAULT_LAMBDAS = (2.0, 0.2, 0.02, 0.002)
+
+
+def point_name(lam: float) -> str:
+    return f"lambda-{lam:g}"
+
+
+def check_lambdas(lambdas) -> tuple[float, ...]:
+    if not lambdas:
+        raise UsageError("The lambda list is empty.", "Give at least one value, e.g. --lambdas 2 0.2.")
+    out = []
+    for v in lambdas:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+            raise UsageError(f"Every lambda must be a number, got {v!r}.")
+        if v < 0:
+            raise UsageError(f"Every lambda must be >= 0, got {v}.", "L2 coefficients cannot be negative.")
+        out.append(float(v))
+    if len(set(out)) != len(out):
+        raise UsageError(f"The lambda list has duplicates: {out}.")
+    return tuple(out)
+
+
+def point_configs(base: TdtConfig, lambdas) -> dict[str, TdtConfig]:
+    return {point_name(lam): dataclasses.replace(base, l2=lam).resolved() for lam in check_lambdas(lambdas)}
+
+
+def summarize(out_dir: Path, lambdas, point_dirs: dict[str, Path], metrics: dict[str, dict],
+              acc_ylim=(0.7, 0.99), acc_file="task4c_l2_reg_accuracy.png",
+              norm_file="task4d_l2_reg_norms.png") -> dict:
+    """Draw the 4c and 4e figures from finished points; return the sweep's metrics."""
+    lambdas = check_lambdas(lambdas)
+    series = []
+    rows = []
+    for lam in lambdas:
+        name = point_name(lam)
+        h = load_history(point_dirs[name])["history_checks"]
+        series.append(Series(h["step"], h["val_accuracy"], f"λ = {lam:g}"))
+        m = metrics[name]
+        rows.append({"lambda": lam, "val_accuracy": m["val_accuracy"], "train_accuracy": m["train_accuracy"],
+                     "val_loss": m["val_loss"], "weight_sum_of_squares": m["weight_sum_of_squares"],
+                     "weight_frobenius_norm": m["weight_frobenius_norm"], "stopped_epoch": m["stopped_epoch"],
+                     "steps": m["steps"]})
+    line_figure(out_dir / acc_file, series, STEPS_LABEL, "Validation Accuracy", acc_ylim,
+                title="Validation accuracy for each λ")
+    order = np.argsort([r["lambda"] for r in rows])
+    lam_sorted = np.array([rows[i]["lambda"] for i in order])
+    ss = np.array([rows[i]["weight_sum_of_squares"] for i in order])
+    positive = lam_sorted > 0
+    line_figure(out_dir / norm_file, [Series(lam_sorted, ss, "‖W‖² (sum of squared weights, bias row included)", style="o-")],
+                "λ (L2 coefficient c, 2022 convention)", "‖W‖²", None,
+                title="Weight norm against λ", xscale="log" if positive.all() else "linear")
+    io.write_csv(out_dir / "sweep.csv", {k: np.array([r[k] if r[k] is not None else -1 for r in rows])
+                                         for k in rows[0]})
+    norms = [r["weight_sum_of_squares"] for r in sorted(rows, key=lambda r: r["lambda"])]
+    return {
+        "points": rows,
+        "norm_decreases_with_lambda": bool(all(a > b for a, b in zip(norms, norms[1:]))),
+        "best_lambda": min(rows, key=lambda r: -r["val_accuracy"])["lambda"],
+        "figures": [acc_file, norm_file],
+    }

@@ -1,0 +1,327 @@
+"""Plan, cache and run tasks.
+
+Layout: ``<results>/<assignment>/<task>/`` is the task directory.  A task's runs (jobs) are
+published there (a single run *is* the task directory; several runs get sub-directories),
+each followed by ``job.json`` holding its content key.  After its jobs, the task is
+finalised: figures, expectations and finally ``task.json`` with the task's key.
+
+Keys are SHA-256 hashes of everything that can change a number: the resolved config, the
+data files' checksums and the engine version (jobs); the task definition, its jobs' keys
+and its dependencies' keys (tasks).  Anything whose key matches is skipped.  Because run
+directories are published atomically and the key files are written last, an interrupted
+run (even ``kill -9``) is simply redone next time.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from linclf_cli.engine import ENGINE_VERSION
+from linclf_cli.errors import DataError, LinclfError, OutputError
+from linclf_cli.runs import io
+from linclf_cli.runs.context import RunContext
+
+from . import expectations, fingerprint
+from .handlers import HANDLERS, JobSpec
+from .schema import Task, TaskFile
+
+TASK_FORMAT = "1"  # bump when finalisation (figures, task metrics) changes
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class JobPlan:
+    task_ref: str
+    spec: JobSpec
+    out: Path
+    key: str
+    components: dict
+    status: str = "missing"  # done | stale | missing | unavailable
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.task_ref + (f" [{self.spec.name}]" if self.spec.name else "")
+
+
+@dataclass
+class TaskPlan:
+    task: Task
+    parsed: Any
+    dir: Path
+    jobs: list[JobPlan]
+    key: str = ""
+    status: str = "missing"  # up-to-date | stale | missing | unavailable | failed
+    reason: str = ""
+    result: dict | None = None  # task.json once available
+
+
+@dataclass
+class Outcome:
+    plans: list[TaskPlan]
+    ran_jobs: list[str] = field(default_factory=list)
+    finalized: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def task_dir(results: Path, task: Task) -> Path:
+    return results / task.assignment / task.id
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return io.read_json(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _stale_reason(old: dict, new: dict) -> str:
+    names = {"params": "config changed", "data": "data changed", "engine": "engine version changed",
+             "kind": "run kind changed"}
+    diffs = [names.get(k, f"{k} changed") for k in new if old.get(k) != new.get(k)]
+    return ", ".join(diffs) or "key changed"
+
+
+def plan(tf: TaskFile, tasks: list[Task], results: Path, data_dir: Path | None,
+         force: bool = False) -> list[TaskPlan]:
+    """Status of ``tasks`` and their dependencies (dependencies first)."""
+    plans: dict[str, TaskPlan] = {}
+    for task in tf.closure(tasks):
+        handler = HANDLERS[task.spec.command]
+        parsed = handler.parse_args(task.spec.args, task.ref)
+        tdir = task_dir(results, task)
+        jobs = []
+        unavailable = ""
+        for spec in handler.jobs(parsed):
+            out = tdir / spec.name if spec.name else tdir
+            try:
+                data_fp = fingerprint.dataset(spec.dataset, data_dir)
+            except DataError as exc:
+                data_fp = None
+                unavailable = unavailable or f"{spec.dataset} data not found (see `linclf data where`)"
+            comps = {"kind": spec.kind, "params": _hash(spec.params), "data": data_fp,
+                     "engine": ENGINE_VERSION}
+            jp = JobPlan(task.ref, spec, out, _hash(comps), comps)
+            old = _read_json(out / "job.json")
+            if data_fp is None:
+                jp.status, jp.reason = "unavailable", unavailable
+            elif force:
+                jp.status, jp.reason = "stale", "--force"
+            elif old is None:
+                jp.status, jp.reason = "missing", "never run (or interrupted)"
+            elif old.get("key") == jp.key:
+                jp.status = "done"
+            else:
+                jp.status, jp.reason = "stale", _stale_reason(old.get("components", {}), comps)
+            jobs.append(jp)
+        tp = TaskPlan(task, parsed, tdir, jobs)
+        deps = [plans[u] for u in task.uses]
+        tp.key = _hash({"spec": dataclasses.asdict(task.spec), "figures": [dataclasses.asdict(f) for f in task.figures],
+                        "jobs": [j.key for j in jobs], "deps": [d.key for d in deps], "format": TASK_FORMAT})
+        bad_dep = next((d for d in deps if d.status == "unavailable"), None)
+        old = _read_json(tdir / "task.json")
+        if unavailable:
+            tp.status, tp.reason = "unavailable", unavailable
+        elif bad_dep is not None:
+            tp.status, tp.reason = "unavailable", f"needs {bad_dep.task.ref}: {bad_dep.reason}"
+        elif any(j.status != "done" for j in jobs):
+            j = next(j for j in jobs if j.status != "done")
+            tp.status = "missing" if old is None else "stale"
+            tp.reason = f"{j.label}: {j.reason}"
+        elif old is None:
+            tp.status, tp.reason = "missing", "not finalised (or interrupted)"
+        elif old.get("key") != tp.key:
+            changed = next((d.task.ref for d in deps if d.key != old.get("deps", {}).get(d.task.ref)), None)
+            tp.status = "stale"
+            tp.reason = f"dependency {changed} changed" if changed else "task definition changed"
+        else:
+            tp.status, tp.result = "up-to-date", old
+        if force and tp.status == "up-to-date":
+            tp.status, tp.reason = "stale", "--force"
+        plans[task.ref] = tp
+    return list(plans.values())
+
+
+# --------------------------------------------------------------------------- execution
+
+_progress_queue = None
+
+
+def _init_worker(queue, single_thread: bool) -> None:
+    global _progress_queue
+    _progress_queue = queue
+    if single_thread:
+        try:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(1)
+        except ImportError:  # pragma: no cover
+            pass
+
+
+def _run_job(job_id: int, kind: str, params: dict, out: str, data_dir: str | None,
+             argv: list[str] | None) -> dict:
+    from linclf_cli.runs.registry import execute
+
+    last = [-1.0]
+
+    def progress(done: int, total: int) -> None:
+        if _progress_queue is not None and total:
+            frac = done / total
+            if frac - last[0] >= 0.01 or done == total:
+                last[0] = frac
+                _progress_queue.put((job_id, done, total))
+
+    ctx = RunContext(data_dir=Path(data_dir) if data_dir else None, argv=argv, progress=progress)
+    return execute(kind, params, Path(out), ctx)
+
+
+def _write_job_stamp(jp: JobPlan) -> None:
+    io.write_json(jp.out / "job.json", {"key": jp.key, "components": jp.components,
+                                        "kind": jp.spec.kind, "params": jp.spec.params})
+
+
+ProgressHook = Callable[[str, str, int, int], None]  # (event, label, done, total)
+
+
+def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: list[str] | None,
+             hook: ProgressHook | None = None) -> dict[str, str]:
+    """Run ``jobs`` (in parallel when n_workers > 1); returns label -> error message."""
+    errors: dict[str, str] = {}
+    hook = hook or (lambda *a: None)
+    dd = str(data_dir) if data_dir else None
+    if not jobs:
+        return errors
+    if n_workers <= 1 or len(jobs) == 1:
+        global _progress_queue
+        for i, jp in enumerate(jobs):
+            hook("start", jp.label, 0, 0)
+
+            def progress(done, total, label=jp.label):
+                hook("progress", label, done, total)
+
+            try:
+                execute_ctx = RunContext(data_dir=data_dir, argv=argv, progress=progress)
+                from linclf_cli.runs.registry import execute
+
+                execute(jp.spec.kind, jp.spec.params, jp.out, execute_ctx)
+                _write_job_stamp(jp)
+                hook("done", jp.label, 1, 1)
+            except LinclfError as exc:
+                errors[jp.label] = str(exc)
+                hook("failed", jp.label, 0, 0)
+        return errors
+
+    ctx = mp.get_context()
+    queue = ctx.Queue()
+    with cf.ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=ctx,
+                                initializer=_init_worker, initargs=(queue, True)) as pool:
+        futures = {}
+        for i, jp in enumerate(jobs):
+            fut = pool.submit(_run_job, i, jp.spec.kind, jp.spec.params, str(jp.out), dd, argv)
+            futures[fut] = (i, jp)
+            hook("start", jp.label, 0, 0)
+        pending = set(futures)
+        while pending:
+            done, pending = cf.wait(pending, timeout=0.1, return_when=cf.FIRST_COMPLETED)
+            while not queue.empty():
+                try:
+                    job_id, d, t = queue.get_nowait()
+                except Exception:  # noqa: BLE001 - queue raced empty
+                    break
+                hook("progress", jobs[job_id].label, d, t)
+            for fut in done:
+                _, jp = futures[fut]
+                try:
+                    fut.result()
+                    _write_job_stamp(jp)
+                    hook("done", jp.label, 1, 1)
+                except LinclfError as exc:
+                    errors[jp.label] = str(exc)
+                    hook("failed", jp.label, 0, 0)
+                except cf.process.BrokenProcessPool:
+                    errors[jp.label] = "the worker process died"
+                    hook("failed", jp.label, 0, 0)
+    return errors
+
+
+def finalize(tp: TaskPlan, plans: dict[str, TaskPlan]) -> dict:
+    """Figures, own metrics, expectations, then task.json (written last)."""
+    from .figures import draw_figure
+
+    handler = HANDLERS[tp.task.spec.command]
+    job_metrics = {}
+    for jp in tp.jobs:
+        m = _read_json(jp.out / "metrics.json")
+        if m is None:
+            raise OutputError(f"{jp.out}/metrics.json is missing or unreadable.", "Rerun with --force.")
+        job_metrics[jp.spec.name] = m
+    tp.dir.mkdir(parents=True, exist_ok=True)
+    metrics = handler.finalize(tp.dir, tp.parsed, job_metrics)
+    run_dirs = {ref: plans[ref].dir for ref in tp.task.uses}
+    run_dirs[tp.task.ref] = tp.dir
+    figures = [draw_figure(f, run_dirs, tp.dir / f.file) for f in tp.task.figures]
+    deps_metrics = {ref: (plans[ref].result or {}).get("metrics", {}) for ref in tp.task.uses}
+    checks = expectations.evaluate(tp.task, metrics, deps_metrics)
+    result = {
+        "task": tp.task.ref,
+        "title": tp.task.spec.title,
+        "command": tp.task.spec.command,
+        "key": tp.key,
+        "deps": {ref: plans[ref].key for ref in tp.task.uses},
+        "metrics": metrics,
+        "figures": [str(p.relative_to(tp.dir)) for p in figures],
+        "expectations": checks,
+        "passed": all(c["passed"] for c in checks),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    io.write_json(tp.dir / "task.json", result)
+    tp.result, tp.status, tp.reason = result, "up-to-date", ""
+    return result
+
+
+def execute(plans: list[TaskPlan], n_workers: int, data_dir: Path | None,
+            argv: list[str] | None = None, hook: ProgressHook | None = None) -> Outcome:
+    """Run every stale job, then finalise every stale task (dependencies first)."""
+    outcome = Outcome(plans)
+    todo = [jp for tp in plans if tp.status in ("missing", "stale") for jp in tp.jobs
+            if jp.status in ("missing", "stale")]
+    outcome.errors.update(run_jobs(todo, n_workers, data_dir, argv, hook))
+    outcome.ran_jobs = [jp.label for jp in todo if jp.label not in outcome.errors]
+    by_ref = {tp.task.ref: tp for tp in plans}
+    for tp in plans:
+        if tp.status not in ("missing", "stale"):
+            continue
+        failed = [jp.label for jp in tp.jobs if jp.label in outcome.errors]
+        failed_dep = next((u for u in tp.task.uses if by_ref[u].status == "failed"), None)
+        if failed or failed_dep:
+            tp.status = "failed"
+            tp.reason = (f"run failed: {outcome.errors[failed[0]]}" if failed
+                         else f"dependency {failed_dep} failed")
+            outcome.errors.setdefault(tp.task.ref, tp.reason)
+            continue
+        try:
+            finalize(tp, by_ref)
+            outcome.finalized.append(tp.task.ref)
+            if hook:
+                hook("finalized", tp.task.ref, 1, 1)
+        except LinclfError as exc:
+            tp.status, tp.reason = "failed", str(exc)
+            outcome.errors[tp.task.ref] = str(exc)
+    return outcome
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
