@@ -12,8 +12,13 @@ from pathlib import Path
 
 import matplotlib
 import pytest
+from threadpoolctl import threadpool_limits
 
 matplotlib.use("Agg")
+
+# One BLAS thread, as every linclf run uses: results are bit-for-bit reproducible and the
+# small per-step GEMMs are fastest single-threaded.
+_blas_limit = threadpool_limits(1)
 
 
 @pytest.fixture(scope="session")

@@ -32,13 +32,18 @@ def _root(
 
 
 def _register() -> None:
-    from . import data_cmd, gradcheck_cmd, tasks_cmd, train_cmd
+    from . import data_cmd, gradcheck_cmd, plot_weights_cmd, report_cmd, sweep_cmd, tasks_cmd, train_cmd
 
     app.command("train", help="Train one model and write a run directory.")(train_cmd.train)
     app.command("gradcheck", help="Check every model's gradient against centred differences.")(
         gradcheck_cmd.gradcheck)
     app.command("tasks", help="List the report tasks and whether each is up to date.")(tasks_cmd.tasks)
     app.command("run", help="Run report tasks (skipping up-to-date ones), in parallel.")(tasks_cmd.run)
+    app.command("sweep-lambda", help="Train one model per L2 coefficient and draw the 4c/4e figures.")(
+        sweep_cmd.sweep_lambda)
+    app.command("plot-weights", help="Draw each class's weights as 28x28 images, one row per run.")(
+        plot_weights_cmd.plot_weights)
+    app.command("report", help="Run stale tasks, then write REPORT.md and report.html.")(report_cmd.report)
     app.add_typer(data_cmd.app, name="data", help="Find, verify and fetch the datasets.")
 
 

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from typing import Annotated
 
-from linclf_cli.runs import tdt4265
+from linclf_cli.runs import registry, tdt4265
 from linclf_cli.runs.context import RunContext
 
 from .common import err_console, handle_errors, progress_callback
@@ -48,7 +48,8 @@ def train(
         patience=patience, seed=seed, dtype=dtype).resolved()
     out = out or Path("runs") / f"{model}-{datetime.now():%Y%m%d-%H%M%S}"
     with progress_callback(f"train {model}") as cb:
-        metrics = tdt4265.run(cfg, out, RunContext(data_dir=data_dir, argv=sys.argv, progress=cb))
+        metrics = registry.execute("tdt4265", cfg.to_dict(), out,
+                                   RunContext(data_dir=data_dir, argv=sys.argv, progress=cb))
     stop = (f", stopped early at step {metrics['stopped_step']} (epoch {metrics['stopped_epoch']})"
             if metrics["stopped_step"] is not None else "")
     err_console.print(

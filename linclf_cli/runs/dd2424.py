@@ -95,8 +95,10 @@ def _float(name: str, value, hint: str, *, positive: bool = False, nonneg: bool 
 
 
 def _choice(name: str, value, choices, what: str) -> str:
-    v = str(value).strip().lower() if isinstance(value, (str, int)) and not isinstance(value, bool) \
-        else value
+    v = value
+    if isinstance(value, str) or (isinstance(value, numbers.Integral)
+                                  and not isinstance(value, bool)):
+        v = str(value).strip().lower()  # "Softmax" -> "softmax", 2022 -> "2022"
     if v not in choices:
         raise UsageError(f"Unknown {what} {value!r}.", f"Choose one of: {', '.join(choices)}.")
     return v

@@ -9,8 +9,11 @@ from typing import Callable
 
 from linclf_cli.errors import UsageError
 
-from . import gradchecks, tdt4265
+from . import aml, dd2424, gradchecks, tdt4265
 from .context import RunContext
+
+
+RUNS_FORMAT = "1"  # bump when what a run writes (files, metric keys) changes
 
 
 @dataclass(frozen=True)
@@ -25,12 +28,18 @@ KINDS: dict[str, Kind] = {
     "tdt4265": Kind("tdt4265", tdt4265.TdtConfig, tdt4265.run, lambda c: "mnist"),
     "gradcheck-tdt": Kind("gradcheck-tdt", gradchecks.GradcheckConfig, gradchecks.run,
                           lambda c: c.dataset),
+    "dd2424": Kind("dd2424", dd2424.Dd2424Config, dd2424.run, lambda c: "cifar10"),
+    "aml": Kind("aml", aml.AmlConfig, aml.run, lambda c: "cifar10"),
+    "aml-toy": Kind("aml-toy", aml.AmlToyConfig, aml.run_toy, lambda c: None),
 }
 
 # `linclf train --model NAME` / tasks.yaml `train` args -> (kind, extra config fields)
 TRAIN_MODELS: dict[str, tuple[str, dict]] = {
     "binary": ("tdt4265", {"model": "binary"}),
     "softmax": ("tdt4265", {"model": "softmax"}),
+    "dd2424-softmax": ("dd2424", {"model": "softmax"}),
+    "dd2424-sigmoid": ("dd2424", {"model": "sigmoid"}),
+    "mlp": ("aml", {}),
 }
 
 
@@ -43,9 +52,18 @@ def train_kind(model: str) -> tuple[str, dict]:
 
 
 def execute(kind: str, params: dict, out: Path, ctx: RunContext) -> dict:
-    """Build the config of ``kind`` from ``params`` and run it (used in worker processes)."""
+    """Build the config of ``kind`` from ``params`` and run it.
+
+    BLAS is pinned to one thread: OpenBLAS rounds differently with different thread counts,
+    so this makes every run bit-for-bit the same whatever ``-j`` or the machine's core count
+    (parallelism comes from running several trainings at once); one thread is also the
+    fastest for the many small per-step GEMMs.
+    """
+    from threadpoolctl import threadpool_limits
+
     from linclf_cli.tasks.typed import build
 
     k = KINDS[kind]
     cfg = build(k.config, params, kind).resolved()
-    return k.run(cfg, out, ctx)
+    with threadpool_limits(1):
+        return k.run(cfg, out, ctx)

@@ -29,6 +29,7 @@ from linclf_cli.engine import ENGINE_VERSION
 from linclf_cli.errors import DataError, LinclfError, OutputError
 from linclf_cli.runs import io
 from linclf_cli.runs.context import RunContext
+from linclf_cli.runs.registry import RUNS_FORMAT
 
 from . import expectations, fingerprint
 from .handlers import HANDLERS, JobSpec
@@ -112,7 +113,8 @@ def plan(tf: TaskFile, tasks: list[Task], results: Path, data_dir: Path | None,
                 data_fp = None
                 unavailable = unavailable or f"{spec.dataset} data not found (see `linclf data where`)"
             comps = {"kind": spec.kind, "params": _hash(spec.params), "data": data_fp,
-                     "engine": ENGINE_VERSION}
+                     "engine": ENGINE_VERSION,
+                     "format": RUNS_FORMAT}
             jp = JobPlan(task.ref, spec, out, _hash(comps), comps)
             old = _read_json(out / "job.json")
             if data_fp is None:

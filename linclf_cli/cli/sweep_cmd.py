@@ -1,0 +1,92 @@
+"""``linclf sweep-lambda``: one softmax run per L2 coefficient, then the 4c and 4e figures."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from linclf_cli.runs import io, sweep
+from linclf_cli.runs.tdt4265 import TdtConfig
+from linclf_cli.tasks import fingerprint, scheduler
+from linclf_cli.tasks.handlers import JobSpec
+from linclf_cli.tasks.lock import results_lock
+
+from .common import err_console, handle_errors
+from .tasks_cmd import DataDir
+from .common import make_progress
+
+
+@handle_errors
+def sweep_lambda(
+    lambdas: Annotated[list[float], typer.Option("--lambda", "-l", help="L2 coefficient c (repeatable) [default: 2 .2 .02 .002].", show_default=False)] = [],
+    epochs: Annotated[int, typer.Option("--epochs", "-e")] = 50,
+    lr: Annotated[float, typer.Option("--lr")] = 0.01,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 128,
+    early_stopping: Annotated[bool, typer.Option("--early-stopping/--no-early-stopping", help="E.5: off by default (the solution had it on).")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed for every point.")] = 0,
+    dtype: Annotated[str, typer.Option("--dtype")] = "float32",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel trainings [default: cores].", show_default=False)] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Retrain finished points too.")] = False,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Sweep directory (one sub-directory per λ).")] = Path("runs/sweep-lambda"),
+    data_dir: DataDir = None,
+) -> None:
+    """Train one softmax model per λ in parallel (finished points are skipped) and draw the 4c
+    figure (validation accuracy against steps) and the 4e figure (‖W‖² against λ).
+
+    [bold]Examples[/]
+
+      linclf sweep-lambda
+      linclf sweep-lambda -l 1 -l 0.1 -l 0.01 --out runs/l2-2021 -j 2
+    """
+    lambdas_t = sweep.check_lambdas(lambdas or list(sweep.DEFAULT_LAMBDAS))
+    base = TdtConfig(model="softmax", learning_rate=lr, batch_size=batch_size, epochs=epochs,
+                     shuffle=True, early_stopping=early_stopping, seed=seed, dtype=dtype).resolved()
+    points = sweep.point_configs(base, lambdas_t)
+    data_fp = fingerprint.dataset("mnist", data_dir)
+    job_plans = []
+    for name, cfg in points.items():
+        spec = JobSpec(name, "tdt4265", cfg.to_dict(), "mnist")
+        comps = {"kind": "tdt4265", "params": scheduler._hash(spec.params), "data": data_fp,
+                 "engine": scheduler.ENGINE_VERSION,
+                 "format": scheduler.RUNS_FORMAT}
+        jp = scheduler.JobPlan("sweep", spec, out / name, scheduler._hash(comps), comps)
+        old = scheduler._read_json(jp.out / "job.json")
+        jp.status = "done" if (old and old.get("key") == jp.key and not force) else "missing"
+        job_plans.append(jp)
+    todo = [j for j in job_plans if j.status != "done"]
+    with results_lock(out, wait=False):
+        with make_progress() as progress:
+            bars = {}
+            overall = progress.add_task("sweep", total=len(todo) or 1)
+
+            def hook(event, label, done, total):
+                if event == "start":
+                    bars[label] = progress.add_task(label, total=None)
+                elif event == "progress":
+                    progress.update(bars[label], completed=done, total=total)
+                else:
+                    progress.update(bars[label], visible=False)
+                    progress.advance(overall)
+
+            errors = scheduler.run_jobs(todo, jobs or scheduler.default_workers(), data_dir, sys.argv, hook)
+        if errors:
+            for label, msg in errors.items():
+                err_console.print(f"[red]failed[/] {label}: {msg}", highlight=False)
+            raise typer.Exit(1)
+        metrics = {j.spec.name: io.read_json(j.out / "metrics.json") for j in job_plans}
+        summary = sweep.summarize(out, lambdas_t, {j.spec.name: j.out for j in job_plans}, metrics)
+        io.write_json(out / "sweep.json", summary)
+    t = Table(title=f"λ sweep ({len(todo)} trained, {len(job_plans) - len(todo)} reused)")
+    for c in ("λ", "val acc", "train acc", "‖W‖² (sum sq.)", "‖W‖_F", "stopped epoch"):
+        t.add_column(c, justify="right")
+    for r in summary["points"]:
+        t.add_row(f"{r['lambda']:g}", f"{r['val_accuracy']:.4f}", f"{r['train_accuracy']:.4f}",
+                  f"{r['weight_sum_of_squares']:.3f}", f"{r['weight_frobenius_norm']:.3f}",
+                  str(r["stopped_epoch"]))
+    Console(stderr=True).print(t)
+    typer.echo(str(out))
