@@ -19,6 +19,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 report: $(STAMP)
+	@$(BIN)/linclf data verify mnist >/dev/null 2>&1 || $(BIN)/linclf data fetch mnist
 	$(BIN)/linclf report
 
 bench: $(STAMP)

@@ -99,7 +99,7 @@ EXPECT_HEADERS = ["metric", "expected", "measured", "result", "note"]
 
 def default_section(ctx: Ctx, p: TaskPlan) -> list[str]:
     out = []
-    for f in (p.result or {}).get("figures", []):
+    for f in sorted(x.name for x in p.dir.glob("*.png")):
         out.append(ctx.fig(p.task.ref, f, f))
     m = ctx.metrics(p.task.ref)
     scalars = [k for k, v in m.items() if isinstance(v, (int, float, str, bool)) or v is None]
