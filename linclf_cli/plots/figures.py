@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # matplotlib is imported on first use: `linclf tasks` stays fast
+    from matplotlib.figure import Figure
 
 from .images import save_figure
 
@@ -48,6 +51,8 @@ def smoothed(steps: np.ndarray, values: np.ndarray, window: int = 10, label: str
 def line_figure(path: Path, series: Sequence[Series], xlabel: str, ylabel: str,
                 ylim: Sequence[float] | None = None, title: str | None = None,
                 xscale: str = "linear", figsize=(7.0, 4.5)) -> Path:
+    from matplotlib.figure import Figure
+    
     fig = Figure(figsize=figsize)
     ax = fig.add_subplot(1, 1, 1)
     for s in series:

@@ -18,7 +18,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # matplotlib is imported on first use: `linclf tasks` stays fast
+    from matplotlib.figure import Figure
 
 __all__ = [
     "DPI",
@@ -164,6 +167,8 @@ def mnist_weight_rows(
         raise ValueError(f"{len(rows)} weight matrices but {len(row_labels)} row labels")
     image = compose_weight_rows(rows)
     n, k = len(rows), image.shape[1] // _MNIST_SIDE
+    from matplotlib.figure import Figure
+    
     fig = Figure(figsize=(0.95 * k + 1.2, 1.05 * n + (0.9 if title else 0.5)), layout="constrained")
     axes = fig.subplots(n, k, squeeze=False)
     for r in range(n):
@@ -205,6 +210,8 @@ def cifar_templates(
     k = imgs.shape[0]
     if len(label_names) != k:
         raise ValueError(f"{k} templates but {len(label_names)} label names")
+    from matplotlib.figure import Figure
+    
     fig = Figure(figsize=(1.25 * k + 0.4, 1.9 if title else 1.6), layout="constrained")
     axes = fig.subplots(1, k, squeeze=False)[0]
     for i, ax in enumerate(axes):
@@ -259,6 +266,8 @@ def first_layer_grid(
     grid = grid_image(W1, padding=padding, layout=layout)
     h, w = grid.shape[:2]
     scale = 6.0 / max(h, w)  # about 6 inches on the long side
+    from matplotlib.figure import Figure
+    
     fig = Figure(figsize=(max(w * scale, 1.0), max(h * scale, 1.0) + (0.4 if title else 0.0)), layout="constrained")
     ax = fig.subplots()
     ax.imshow(grid, interpolation="nearest")
@@ -287,6 +296,8 @@ def probability_histograms(
         raise ValueError("probability_histograms needs at least one panel")
     edges = np.linspace(0.0, 1.0, bins + 1)
     n = len(panels)
+    from matplotlib.figure import Figure
+    
     fig = Figure(figsize=(5.0 * n, 3.8), layout="constrained")
     axes = fig.subplots(1, n, squeeze=False)[0]
     for ax, (name, (p_true, correct)) in zip(axes, panels.items()):

@@ -198,7 +198,7 @@ def load_task_file(path: Path, commands: dict | None = None) -> TaskFile:
         raise ConfigError(f"Cannot read the task file {path}: {exc.strerror or exc}.",
                           "Run from the repository root or pass --tasks-file.") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         loc = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
