@@ -190,6 +190,19 @@ def _run_job(job_id: int, kind: str, params: dict, out: str, data_dir: str | Non
     return execute(kind, params, Path(out), ctx)
 
 
+def _copy_run(src: Path, dst: Path) -> None:
+    """Publish a copy of the run directory ``src`` at ``dst`` atomically (job.json excluded)."""
+    import shutil
+
+    from linclf_cli.runs.rundir import RunDir
+
+    with RunDir(dst) as rd:
+        for p in src.iterdir():
+            if p.is_file() and p.name not in ("job.json", "task.json"):
+                shutil.copy2(p, rd.path / p.name)
+        rd.commit()
+
+
 def _write_job_stamp(jp: JobPlan) -> None:
     io.write_json(jp.out / "job.json", {"key": jp.key, "components": jp.components,
                                         "kind": jp.spec.kind, "params": jp.spec.params})
@@ -271,7 +284,7 @@ def finalize(tp: TaskPlan, plans: dict[str, TaskPlan]) -> dict:
             raise OutputError(f"{jp.out}/metrics.json is missing or unreadable.", "Rerun with --force.")
         job_metrics[jp.spec.name] = m
     tp.dir.mkdir(parents=True, exist_ok=True)
-    metrics = handler.finalize(tp.dir, tp.parsed, job_metrics)
+    metrics = handler.finalize(tp.dir, tp.parsed, job_metrics, {ref: plans[ref].dir for ref in tp.task.uses})
     run_dirs = {ref: plans[ref].dir for ref in tp.task.uses}
     run_dirs[tp.task.ref] = tp.dir
     figures = [draw_figure(f, run_dirs, tp.dir / f.file) for f in tp.task.figures]
@@ -300,8 +313,23 @@ def execute(plans: list[TaskPlan], n_workers: int, data_dir: Path | None,
     outcome = Outcome(plans)
     todo = [jp for tp in plans if tp.status in ("missing", "stale") for jp in tp.jobs
             if jp.status in ("missing", "stale")]
-    outcome.errors.update(run_jobs(todo, n_workers, data_dir, argv, hook))
-    outcome.ran_jobs = [jp.label for jp in todo if jp.label not in outcome.errors]
+    # identical runs (same key, e.g. 4b's lambda = 2 and 4c's) are trained once and copied
+    first: dict[str, JobPlan] = {}
+    copies: list[tuple[JobPlan, JobPlan]] = []
+    for jp in todo:
+        if jp.key in first:
+            copies.append((jp, first[jp.key]))
+        else:
+            first[jp.key] = jp
+    unique = list(first.values())
+    outcome.errors.update(run_jobs(unique, n_workers, data_dir, argv, hook))
+    for jp, src in copies:
+        if src.label in outcome.errors:
+            outcome.errors[jp.label] = outcome.errors[src.label]
+            continue
+        _copy_run(src.out, jp.out)
+        _write_job_stamp(jp)
+    outcome.ran_jobs = [jp.label for jp in unique if jp.label not in outcome.errors]
     by_ref = {tp.task.ref: tp for tp in plans}
     for tp in plans:
         if tp.status not in ("missing", "stale"):
