@@ -173,3 +173,41 @@ def test_sweep_lambda_rejects_negative():
 def test_plot_weights_needs_weights(tmp_path):
     r = invoke("plot-weights", tmp_path, "-o", tmp_path / "x.png")
     assert r.exit_code == 2 and "weights.npz" in r.output
+
+
+def test_gradcheck_dd2424_and_mlp_models():
+    r = invoke("gradcheck", "-m", "dd2424-softmax", "-m", "dd2424-sigmoid", "-m", "mlp", "-m", "aml-toy",
+               "--hidden", "16,8", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["passed"]
+    kinds = {c["check"] for c in out["checks"]}
+    assert kinds == {"dd2424", "mlp", "aml-toy"}
+    toy = [c for c in out["checks"] if c["check"] == "aml-toy"]
+    assert {c["param"] for c in toy} == {"W1", "b1", "W2", "b2"} and max(c["max_rel_error"] for c in toy) < 1e-8
+    assert {c["model"] for c in out["checks"] if c["check"] == "mlp"} == {"mlp 20-16-8-10"}
+
+
+@pytest.mark.parametrize("hidden", ["0", "x", ","])
+def test_bad_hidden_sizes(hidden, tmp_path):
+    r = invoke("train", "--model", "mlp", "--hidden", hidden, "--out", tmp_path / "r", "--data-dir", tmp_path)
+    assert r.exit_code == 2 and "hidden" in r.output.lower() and not (tmp_path / "r").exists()
+
+
+def test_train_dd2424_and_mlp_on_synthetic_cifar(tmp_path):
+    from linclf_cli.data.synthetic import write_synthetic_cifar10
+
+    write_synthetic_cifar10(tmp_path / "data", n_per_batch=200, seed=0)
+    out = tmp_path / "dd"
+    r = invoke("train", "--model", "dd2424-sigmoid", "--epochs", "3", "--lr", "0.01", "--flip",
+               "--data-dir", tmp_path / "data", "--out", out)
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["model"] == "sigmoid" and m["epochs"] == 3 and m["test_accuracy"] > 0.15  # chance 0.1
+    r = invoke("train", "--model", "mlp", "--optimizer", "nope", "--data-dir", tmp_path / "data", "--out", tmp_path / "m")
+    assert r.exit_code == 2 and "Unknown optimizer" in r.output
+    r = invoke("train", "--model", "dd2424-softmax", "--lr", "1e9", "--l2", "1", "--epochs", "5",
+               "--data-dir", tmp_path / "data", "--out", tmp_path / "div")
+    assert r.exit_code in (0, 1)
+    if r.exit_code == 1:
+        assert "smaller learning rate" in r.output and not (tmp_path / "div").exists()

@@ -128,3 +128,87 @@ def run(cfg: GradcheckConfig, out: Path, ctx: RunContext | None = None) -> dict:
         io.write_json(rd.path / "run.json", run_record(ctx.argv, cfg.seed, {}, started))
         rd.commit()
     return metrics
+
+
+# --------------------------------------------------------------------------- DD2424 and MLP
+
+DD2424_MODELS = ("dd2424-softmax", "dd2424-sigmoid")
+DD2424_REL_BOUND = 1e-6   # DD2424: "all absolute differences < 1e-6, or a small relative error"
+MLP_REL_BOUND = 1e-7      # float64 centred differences on a network away from ReLU kinks,
+MLP_ABS_BOUND = 1e-8      # or, for wide layers whose tiny entries make relative errors noisy,
+                          # every absolute difference below 1e-8 (the DD2424 acceptance rule)
+AML_TOY_REL_BOUND = 1e-8  # the AML text's requirement for the toy network
+
+
+def dd2424_gradchecks(models=DD2424_MODELS, lams=(0.0, 0.1), seed: int = 0) -> list[dict]:
+    """DD2424 form: h = 1e-6 centred, the first 20 dimensions, batch 1 then 20, lambda 0 then
+    > 0; relative error |g_a - g_n| / max(eps, |g_a| + |g_n|) per parameter."""
+    from linclf_cli.engine.dd2424 import gradcheck_dd2424_suite
+
+    rows = []
+    for model in models:
+        cases = gradcheck_dd2424_suite(model.removeprefix("dd2424-"), np.random.default_rng(seed),
+                                       lams=tuple(lams))
+        for case in cases:
+            for c in case.checks:
+                rows.append({"check": "dd2424", "model": model, "param": f"{c.name} (n={case.n})",
+                             "l2": case.lam, "n_weights": c.size, "max_abs_error": c.max_abs_error,
+                             "bound": None, "max_rel_error": c.max_rel_error,
+                             "passed": bool(c.max_rel_error < DD2424_REL_BOUND or c.max_abs_error < 1e-6),
+                             "data": "synthetic N(0,1), first 20 dimensions", "h": 1e-6})
+    return rows
+
+
+def _mlp_problem(sizes: list[int], seed: int, n: int = 10):
+    """He-scaled weights, random biases, unit inputs; redrawn until no hidden pre-activation
+    lies within 1e-3 of the ReLU kink (a centred difference must not cross it)."""
+    from linclf_cli.engine import mlp
+
+    for s in range(seed, seed + 100):
+        rng = np.random.default_rng(s)
+        params = mlp.init_mlp(sizes, rng, std=1.0, dtype=np.float64)
+        for k, v in params.items():
+            if k.startswith("W"):
+                v *= np.sqrt(2.0 / v.shape[0])
+            else:
+                v[:] = 0.5 * rng.standard_normal(v.shape)
+        X = rng.standard_normal((n, sizes[0]))
+        y = np.arange(n) % sizes[-1]
+        a, ok = X, True
+        for layer in range(1, len(sizes) - 1):
+            z = a @ params[f"W{layer}"] + params[f"b{layer}"]
+            ok &= bool(np.abs(z).min() > 1e-3)
+            a = np.maximum(z, 0)
+        if ok:
+            return params, X, y
+    raise RuntimeError("could not draw a kink-free gradient-check problem")  # pragma: no cover
+
+
+def mlp_gradchecks(hidden=(50,), regs=(0.0, 0.05), seed: int = 0, inputs: int = 20,
+                   classes: int = 10) -> list[dict]:
+    """Centred differences (h = 1e-5) on the full regularised loss for every W_l and b_l of a
+    ``inputs``-``hidden``-``classes`` ReLU network; relative error with the 1e-8 floor."""
+    from linclf_cli.engine import mlp
+    from linclf_cli.engine.gradcheck import check_gradients
+
+    sizes = mlp.validate_sizes([inputs, *hidden, classes])
+    rows = []
+    for reg in regs:
+        params, X, y = _mlp_problem(sizes, seed)
+        _, grads = mlp.loss_and_grads(params, X, y, reg)
+        for c in check_gradients(lambda: mlp.loss(params, X, y, reg), params, grads, h=1e-5):
+            rows.append({"check": "mlp", "model": "mlp " + "-".join(map(str, sizes)), "param": c.name,
+                         "l2": reg, "n_weights": c.size, "max_abs_error": c.max_abs_error, "bound": None,
+                         "max_rel_error": c.max_rel_error,
+                         "passed": bool(c.max_rel_error < MLP_REL_BOUND or c.max_abs_error < MLP_ABS_BOUND),
+                         "data": "synthetic", "h": 1e-5})
+    return rows
+
+
+def aml_toy_gradchecks() -> list[dict]:
+    from linclf_cli.engine.aml_toy import toy_gradcheck
+
+    return [{"check": "aml-toy", "model": "aml toy 4-10-3", "param": c.name, "l2": 0.05,
+             "n_weights": c.size, "max_abs_error": c.max_abs_error, "bound": None,
+             "max_rel_error": c.max_rel_error, "passed": bool(c.max_rel_error < AML_TOY_REL_BOUND),
+             "data": "the text's toy data", "h": 1e-5} for c in toy_gradcheck()]
