@@ -230,7 +230,7 @@ def write_json(path: str | Path | None, obj: dict) -> None:
 
 
 def synthetic_classes(n: int, d: int, K: int = 10, *, seed: int = 0, sep: float = 0.3,
-                      n_extra: Sequence[int] = (), chunk: int = 4096):
+                      n_extra: Sequence[int] = (), chunk: int = 512):
     """CIFAR-sized random data with class structure, standardised, float32.
 
     Each class k has a random mean image ``m_k ~ N(0, sep^2 I)``; a sample of class k is
@@ -255,7 +255,10 @@ def synthetic_classes(n: int, d: int, K: int = 10, *, seed: int = 0, sep: float 
             blk += means[y[s:s + chunk]]
         out.append((X, y))
     X0 = out[0][0]
-    mu = X0.mean(axis=0, dtype=np.float64)
+    mu = np.zeros(d)  # chunked: X0.mean(axis=0, dtype=float64) would cast a full copy
+    for s in range(0, n, chunk):
+        mu += X0[s:s + chunk].sum(axis=0, dtype=np.float64)
+    mu /= n
     var = np.zeros(d)
     for s in range(0, n, chunk):
         diff = X0[s:s + chunk].astype(np.float64) - mu

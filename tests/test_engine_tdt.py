@@ -153,8 +153,8 @@ def test_block_size_does_not_change_results():
     Xt, Yt, Xv, Yv = data()
     Xt, Yt, Xv, Yv = data(n=64, noise=2000.0)
     c = cfg(epochs=100, early_stopping=True, patience=3, learning_rate=0.5)
-    runs = [trainer.train("softmax", Xt, Yt, Xv, Yv, c, np.random.default_rng(7), block=b)
-            for b in (1, 4, 64)]
+    runs = [trainer.train("softmax", Xt, Yt, Xv, Yv, c, np.random.default_rng(7), block=b, overlap=o)
+            for b, o in ((1, False), (4, True), (64, True), (2, True), (3, False))]
     assert runs[0].stopped_step is not None
     for r in runs[1:]:
         assert r.stopped_step == runs[0].stopped_step

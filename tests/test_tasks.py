@@ -152,7 +152,7 @@ def test_run_cache_stale_and_report(mini):
     tf.write_text(yaml.safe_dump(doc))
     r = invoke("report", "--tasks-file", tf, "--results-dir", res, "--data-dir", dd)
     assert r.exit_code == 1 and "failed" in r.output
-    assert "❌ fail" in (res / "REPORT.md").read_text()
+    assert "✗ fail" in (res / "REPORT.md").read_text()
 
 
 @pytest.mark.realdata

@@ -24,6 +24,7 @@ of the step-by-step loop.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Callable
@@ -144,6 +145,7 @@ def train(
     rng: np.random.Generator,
     callback: Callable[[int, int], None] | None = None,
     block: int = 16,
+    overlap: bool = True,
 ) -> TrainResult:
     """Train a TDT4265 model from zero weights by mini-batch gradient descent.
 
@@ -156,6 +158,8 @@ def train(
     cfg : hyperparameters.   rng : source of the per-epoch shuffles.
     callback : called as ``callback(steps_done, total_steps)`` for progress display.
     block : checks evaluated per batched GEMM (results do not depend on it).
+    overlap : evaluate each block of checks in a background thread while training goes on
+        (BLAS and ufuncs release the GIL, so this uses a second core; results are identical).
     """
     mod = MODELS[model] if isinstance(model, str) else model
     n, d = X_train.shape
@@ -178,95 +182,118 @@ def train(
     state = {"best": np.inf, "best_step": -1, "since": 0, "stop": None, "best_W": None}
     t_eval = 0.0
 
-    def flush() -> None:
-        """Evaluate pending checks; apply the early-stopping rule in order."""
+    executor = ThreadPoolExecutor(max_workers=1) if overlap else None
+    inflight: list[tuple[object, list]] = []  # (future or result, its checks), oldest first
+
+    def evaluate(blk: list) -> tuple:
+        with np.errstate(over="ignore", invalid="ignore"):
+            t0 = time.perf_counter()
+            Ws = [w for _, _, w in blk]
+            v_loss, v_acc = batched_metrics(mod, X_val, T_val, Ws)
+            t_loss, t_acc = batched_metrics(mod, X_train, T_train, Ws)
+            return (v_loss, v_acc, t_loss, t_acc), time.perf_counter() - t0
+
+    def submit() -> None:
+        """Start evaluating the pending checks (in the background thread when overlapping)."""
+        if pending:
+            blk = list(pending)
+            pending.clear()
+            inflight.append((executor.submit(evaluate, blk) if executor else evaluate(blk), blk))
+
+    def drain(keep: int = 0) -> None:
+        """Apply the early-stopping rule to evaluated checks, in order, until at most ``keep``
+        blocks are still in flight (or the run has stopped)."""
         nonlocal t_eval
-        if not pending:
-            return
-        t0 = time.perf_counter()
-        Ws = [w for _, _, w in pending]
-        v_loss, v_acc = batched_metrics(mod, X_val, T_val, Ws)
-        t_loss, t_acc = batched_metrics(mod, X_train, T_train, Ws)
-        t_eval += time.perf_counter() - t0
-        for j, (s, e, w) in enumerate(pending):
-            if not np.isfinite(v_loss[j]):
-                raise TrainingDiverged(s, float(v_loss[j]), cfg.learning_rate)
-            for key, val in (("step", s), ("epoch", e), ("val_loss", v_loss[j]),
-                             ("val_accuracy", v_acc[j]), ("train_loss", t_loss[j]),
-                             ("train_accuracy", t_acc[j])):
-                cols[key].append(val)
-            if v_loss[j] < state["best"]:
-                state.update(best=float(v_loss[j]), best_step=s, since=0)
-                if cfg.restore_best:
-                    state["best_W"] = w
-            else:
-                state["since"] += 1
-                if cfg.early_stopping and state["since"] >= cfg.patience:
-                    state["stop"] = (s, e, w)
-                    break
-        pending.clear()
-
-    t_start = time.perf_counter()
-    step = 0
-    idx_buf = None
-    Xb = np.empty((B, d), dtype=dtype)
-    Tb = np.empty((B, T_train.shape[1]), dtype=T_train.dtype)
-    done = False
-    for epoch in range(cfg.epochs):
-        order = rng.permutation(n) if cfg.shuffle else None
-        for i in range(spe):
-            if order is None:
-                Xb_, Tb_ = X_train[i * B:(i + 1) * B], T_train[i * B:(i + 1) * B]
-            else:
-                idx_buf = order[i * B:(i + 1) * B]
-                Xb_ = np.take(X_train, idx_buf, axis=0, out=Xb)
-                Tb_ = np.take(T_train, idx_buf, axis=0, out=Tb)
-            loss, grad = mod.loss_and_grad(W, Xb_, Tb_, l2)
-            step_loss[step] = loss
-            if not np.isfinite(loss):
-                flush()  # an earlier check may already have stopped the run
-                if state["stop"] is None:
-                    raise TrainingDiverged(step, loss, cfg.learning_rate)
-                done = True
-                break
-            grad *= lr
-            W -= grad
-            if step % val_every == 0:
-                pending.append((step, epoch, W.copy()))
-                if len(pending) >= block:
-                    flush()
-                    if state["stop"] is not None:
-                        done = True
+        while len(inflight) > keep and state["stop"] is None:
+            fut, blk = inflight.pop(0)
+            (v_loss, v_acc, t_loss, t_acc), dt = fut.result() if executor else fut
+            t_eval += dt
+            for j, (s, e, w) in enumerate(blk):
+                if not np.isfinite(v_loss[j]):
+                    raise TrainingDiverged(s, float(v_loss[j]), cfg.learning_rate)
+                for key, val in (("step", s), ("epoch", e), ("val_loss", v_loss[j]),
+                                 ("val_accuracy", v_acc[j]), ("train_loss", t_loss[j]),
+                                 ("train_accuracy", t_acc[j])):
+                    cols[key].append(val)
+                if v_loss[j] < state["best"]:
+                    state.update(best=float(v_loss[j]), best_step=s, since=0)
+                    if cfg.restore_best:
+                        state["best_W"] = w
+                else:
+                    state["since"] += 1
+                    if cfg.early_stopping and state["since"] >= cfg.patience:
+                        state["stop"] = (s, e, w)
                         break
-            step += 1
-            if callback is not None:
-                callback(step, total)
-        if done:
-            break
-    if not done:
-        flush()
 
-    stopped_step = stopped_epoch = None
-    if state["stop"] is not None:
-        stopped_step, stopped_epoch, W = state["stop"]
-        step = stopped_step + 1
-    if cfg.restore_best and state["best_W"] is not None:
-        W = state["best_W"]
-    t_total = time.perf_counter() - t_start
-    checks = {k: np.asarray(v) for k, v in cols.items()}
-    return TrainResult(
-        W=W,
-        steps=step,
-        steps_per_epoch=spe,
-        val_every=val_every,
-        stopped_step=stopped_step,
-        stopped_epoch=stopped_epoch,
-        best_val_loss=state["best"],
-        best_step=state["best_step"],
-        train_loss=step_loss[:step].copy(),
-        checks=checks,
-        seconds={"train": t_total, "evaluation": t_eval},
-    )
+    try:
+        t_start = time.perf_counter()
+        step = 0
+        idx_buf = None
+        Xb = np.empty((B, d), dtype=dtype)
+        Tb = np.empty((B, T_train.shape[1]), dtype=T_train.dtype)
+        done = False
+        for epoch in range(cfg.epochs):
+            order = rng.permutation(n) if cfg.shuffle else None
+            for i in range(spe):
+                if order is None:
+                    Xb_, Tb_ = X_train[i * B:(i + 1) * B], T_train[i * B:(i + 1) * B]
+                else:
+                    idx_buf = order[i * B:(i + 1) * B]
+                    Xb_ = np.take(X_train, idx_buf, axis=0, out=Xb)
+                    Tb_ = np.take(T_train, idx_buf, axis=0, out=Tb)
+                loss, grad = mod.loss_and_grad(W, Xb_, Tb_, l2)
+                step_loss[step] = loss
+                if not np.isfinite(loss):
+                    submit()  # an earlier check may already have stopped the run
+                    drain(0)
+                    if state["stop"] is None:
+                        raise TrainingDiverged(step, loss, cfg.learning_rate)
+                    done = True
+                    break
+                grad *= lr
+                W -= grad
+                if step % val_every == 0:
+                    pending.append((step, epoch, W.copy()))
+                    if len(pending) >= block:
+                        submit()
+                        drain(keep=1 if executor else 0)  # one block evaluates while we train on
+                        if state["stop"] is not None:
+                            done = True
+                            break
+                step += 1
+                if callback is not None:
+                    callback(step, total)
+            if done:
+                break
+        if not done:
+            submit()
+            drain(0)
+
+        stopped_step = stopped_epoch = None
+        if state["stop"] is not None:
+            stopped_step, stopped_epoch, W = state["stop"]
+            step = stopped_step + 1
+        if cfg.restore_best and state["best_W"] is not None:
+            W = state["best_W"]
+        t_total = time.perf_counter() - t_start
+        checks = {k: np.asarray(v) for k, v in cols.items()}
+        return TrainResult(
+            W=W,
+            steps=step,
+            steps_per_epoch=spe,
+            val_every=val_every,
+            stopped_step=stopped_step,
+            stopped_epoch=stopped_epoch,
+            best_val_loss=state["best"],
+            best_step=state["best_step"],
+            train_loss=step_loss[:step].copy(),
+            checks=checks,
+            seconds={"train": t_total, "evaluation": t_eval},
+        )
+
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True)
 
 
 def final_metrics(model: str | ModuleType, W: np.ndarray, X_train, T_train, X_val, T_val) -> dict:

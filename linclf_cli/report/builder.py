@@ -89,7 +89,7 @@ def expectation_rows(p: TaskPlan) -> list[list]:
     for e in (p.result or {}).get("expectations", []):
         val = e["value"]
         shown = json.dumps(val) if isinstance(val, (list, dict)) else fmt(val, 6)
-        rows.append([f"`{e['metric']}`", e["condition"], shown, "✅ pass" if e["passed"] else "❌ fail",
+        rows.append([f"`{e['metric']}`", e["condition"], shown, "✔ pass" if e["passed"] else "✗ fail",
                      e.get("description") or ""])
     return rows
 
@@ -163,7 +163,7 @@ def build(tf, plans: list[TaskPlan], results: Path) -> tuple[str, list[dict]]:
     lines += [f"{n_pass} passed, {n_fail} failed, {n_skip} not run.", ""]
     rows = []
     for e in all_expect:
-        badge = {"pass": "✅ pass", "fail": "❌ fail", "failed": "❌ fail", "not run": "⏭ not run"}[e["status"]]
+        badge = {"pass": "✔ pass", "fail": "✗ fail", "failed": "✗ fail", "not run": "– not run"}[e["status"]]
         val = e.get("value")
         rows.append([e["task"], f"`{e['metric']}`", e.get("condition", ""),
                      json.dumps(val) if isinstance(val, (list, dict)) else fmt(val, 6), badge])

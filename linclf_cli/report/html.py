@@ -63,7 +63,7 @@ img { max-width: 100%; height: auto; }
 figure { max-width: 100%; margin: 1em 0; }
 .missing-figure { display: inline-block; padding: .4em .7em; border: 1px dashed #cf222e;
   color: #cf222e; background: #fff5f5; border-radius: 4px; font-size: .9em; }
-.math.block { overflow-x: auto; margin: 1em 0; }
+.math.block { overflow-x: auto; overflow-y: hidden; padding: .3em 0; margin: 1em 0; }
 math[display="block"] { font-size: 1.1em; }
 code.math-error { color: #9a6700; }
 .pass { color: #1a7f37; font-weight: 600; }
@@ -82,7 +82,7 @@ _EXTERNAL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//)")  # any scheme, or pr
 _BADGE = re.compile(
     r"((?:✅|✔️?|☑️?)\s*(?:pass(?:ed)?|ok)\b"
     r"|(?:❌|✖️?|✗)\s*(?:fail(?:ed)?)\b"
-    r"|(?:⏭️?|➖|⚪|⏸️?)\s*(?:skip(?:ped)?)\b)",
+    r"|(?:⏭️?|➖|⚪|⏸️?|–)\s*(?:skip(?:ped)?|not run)\b)",
     re.IGNORECASE,
 )
 _SRC_ATTR = re.compile(r"""(\ssrc\s*=\s*)(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)

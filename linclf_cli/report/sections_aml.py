@@ -17,7 +17,7 @@ def ref(t: str) -> str:
 
 
 def ok(flag: bool) -> str:
-    return "✅ pass" if flag else "❌ fail"
+    return "✔ pass" if flag else "✗ fail"
 
 
 def intro(ctx: Ctx) -> list[str]:

@@ -17,7 +17,7 @@ def ref(t: str) -> str:
 
 def _gradcheck_rows(m: dict) -> list[str]:
     rows = [[r["model"], f"{r['l2']:g}", r["n_weights"], r["max_abs_error"], r["bound"], r["max_rel_error"],
-             "✅ pass" if r["passed"] else "❌ fail"] for r in m.get("checks", [])]
+             "✔ pass" if r["passed"] else "✗ fail"] for r in m.get("checks", [])]
     data = m.get("checks", [{}])[0].get("data", "")
     return ([f"Numerical check (centred differences, ε = {m['checks'][0]['eps']:g}, float64, {data}, "
              "weights drawn from N(0, (1/785²)²) as in the starter):", ""]
