@@ -94,7 +94,8 @@ def test_dd2424_run_once_tiny():
     data = bench_dd2424.make_data(n_train=200, n_val=100)
     out = bench_dd2424.run_once(data, epochs=2, flip=True, trace=True)
     assert out["steps"] == 2 * 2 and out["seconds"] > 0
-    assert out["tracemalloc_peak"] > 0 and out["ru_maxrss"] >= out["rss_after_data"] > 0
+    # ru_maxrss (kB) and /proc RSS are sampled differently: allow a few pages of slack
+    assert out["tracemalloc_peak"] > 0 and out["ru_maxrss"] >= 0.95 * out["rss_after_data"] > 0
 
 
 def test_mlp_epoch_tiny():

@@ -36,6 +36,7 @@ from linclf_cli.errors import TrainingDiverged, UsageError
 from . import logistic, softmax
 
 MODELS: dict[str, ModuleType] = {"binary": logistic, "softmax": softmax}
+EVAL_THREADS = 1  # blocks of checks evaluated concurrently with training (overlap=True)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,10 @@ def batched_metrics(model: ModuleType, X: np.ndarray, T: np.ndarray, Ws: list[np
                     chunk: int = 8192):
     """Loss and accuracy of every weight matrix in ``Ws`` on (X, T) with one GEMM per chunk.
 
+    The product is laid out class-major, Z[k, j, i] = (X @ Ws[j])[i, k], so every reduction
+    over the K classes is K elementwise operations on contiguous (m, rows) slabs instead of
+    a slow reduction over a short last axis.
+
     Parameters
     ----------
     X : ndarray of shape (n, d).   T : targets of shape (n, K).
@@ -112,24 +117,32 @@ def batched_metrics(model: ModuleType, X: np.ndarray, T: np.ndarray, Ws: list[np
     """
     m = len(Ws)
     K = Ws[0].shape[1]
-    Wcat = np.concatenate(Ws, axis=1)  # (d, m*K)
+    WcatT = np.stack(Ws, axis=0).transpose(2, 0, 1).reshape(K * m, -1)  # row k*m + j = Ws[j][:, k]
     loss_sum = np.zeros(m)
     correct = np.zeros(m)
     labels = T.argmax(axis=1) if K > 1 else None
     for start in range(0, X.shape[0], chunk):
         Xc, Tc = X[start:start + chunk], T[start:start + chunk]
-        Z = (Xc @ Wcat).reshape(len(Xc), m, K)  # (c, m, K)
+        c = len(Xc)
+        Z = (WcatT @ Xc.T).reshape(K, m, c)  # Z[k, j, i]: class k, snapshot j, example i
         if K == 1:  # binary: mean of ln(1 + e^z) - t z; predict 1 iff z >= 0
-            z = Z[:, :, 0]
-            loss_sum += np.sum(np.logaddexp(0.0, z) - Tc * z, axis=0, dtype=np.float64)
-            correct += np.sum((z >= 0) == (Tc >= 0.5), axis=0)
-        else:  # softmax: mean of logsumexp(z) - z_y
-            lab = labels[start:start + chunk]
-            zmax = Z.max(axis=2, keepdims=True)
-            lse = np.log(np.exp(Z - zmax).sum(axis=2)) + zmax[:, :, 0]  # (c, m)
-            z_true = np.take_along_axis(Z, lab[:, None, None], axis=2)[:, :, 0]
-            loss_sum += np.sum(lse - z_true, axis=0, dtype=np.float64)
-            correct += np.sum(Z.argmax(axis=2) == lab[:, None], axis=0)
+            z, t = Z[0], Tc[:, 0]
+            loss_sum += np.sum(np.logaddexp(0.0, z) - t * z, axis=1, dtype=np.float64)
+            correct += np.sum((z >= 0) == (t >= 0.5), axis=1)
+            continue
+        # softmax: mean of logsumexp(z) - z_y; correct iff the first maximum is at y
+        lab = labels[start:start + chunk]
+        zmax = Z[0].copy()
+        for k in range(1, K):
+            np.maximum(zmax, Z[k], out=zmax)
+        sumexp = np.zeros_like(zmax)
+        first = np.full(zmax.shape, K, dtype=np.int16)
+        for k in range(K - 1, -1, -1):
+            sumexp += np.exp(Z[k] - zmax)
+            np.copyto(first, k, where=Z[k] == zmax)
+        z_true = np.take_along_axis(Z, np.broadcast_to(lab, (1, m, c)), axis=0)[0]  # (m, c)
+        loss_sum += np.sum(np.log(sumexp) + zmax - z_true, axis=1, dtype=np.float64)
+        correct += np.sum(first == lab, axis=1)
     n = X.shape[0]
     return loss_sum / n, correct / n
 
@@ -182,7 +195,9 @@ def train(
     state = {"best": np.inf, "best_step": -1, "since": 0, "stop": None, "best_W": None}
     t_eval = 0.0
 
-    executor = ThreadPoolExecutor(max_workers=1) if overlap else None
+    # evaluation (the bulk of the arithmetic) runs on a second core; a second evaluation
+    # thread measured only ~5 % faster on 2 cores, so one keeps speculation shallow
+    executor = ThreadPoolExecutor(max_workers=EVAL_THREADS) if overlap else None
     inflight: list[tuple[object, list]] = []  # (future or result, its checks), oldest first
 
     def evaluate(blk: list) -> tuple:
@@ -256,7 +271,7 @@ def train(
                     pending.append((step, epoch, W.copy()))
                     if len(pending) >= block:
                         submit()
-                        drain(keep=1 if executor else 0)  # one block evaluates while we train on
+                        drain(keep=EVAL_THREADS if executor else 0)  # evaluate while training on
                         if state["stop"] is not None:
                             done = True
                             break
