@@ -11,13 +11,14 @@ drawn, so tests can check orientation and normalisation without looking at pixel
 
 from __future__ import annotations
 
+import io
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from linclf_cli.runs.io import atomic_write_bytes
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # matplotlib is imported on first use: `linclf tasks` stays fast
@@ -47,31 +48,13 @@ _CIFAR_PIXELS = 3 * _CIFAR_SIDE * _CIFAR_SIDE  # 3072
 
 def save_figure(fig: Figure, path: Path) -> Path:
     """Save ``fig`` as PNG atomically and deterministically; returns ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png.tmp")
-    os.close(fd)
+    buf = io.BytesIO()
     try:
-        fig.savefig(
-            tmp,
-            format="png",
-            dpi=DPI,
-            bbox_inches="tight",
-            pad_inches=0.1,
-            metadata={"Software": None},
-            facecolor="white",
-        )
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.1,
+                    metadata={"Software": None}, facecolor="white")
     finally:
         fig.clear()  # a pyplot-free Figure is garbage-collected once unreferenced
-    return path
+    return atomic_write_bytes(Path(path), buf.getvalue())
 
 
 def _minmax(a: np.ndarray) -> np.ndarray:

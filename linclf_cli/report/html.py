@@ -20,9 +20,7 @@ from __future__ import annotations
 import base64
 import html as _html
 import mimetypes
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +31,8 @@ from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+from linclf_cli.runs.io import atomic_write_text
 
 __all__ = ["markdown_to_html", "write_html", "slugify", "latex_to_mathml", "CSS"]
 
@@ -290,27 +290,9 @@ def markdown_to_html(md_text: str, base_dir: Path, title: str) -> str:
     )
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def write_html(md_path: Path, html_path: Path, title: str) -> Path:
     """Read ``md_path``, render it (images relative to its folder), write ``html_path`` atomically."""
     md_path, html_path = Path(md_path), Path(html_path)
     text = md_path.read_text(encoding="utf-8")
-    _atomic_write_text(html_path, markdown_to_html(text, md_path.parent, title))
+    atomic_write_text(html_path, markdown_to_html(text, md_path.parent, title))
     return html_path

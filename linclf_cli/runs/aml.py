@@ -472,8 +472,4 @@ def write_outputs(d: Path, cfg: AmlConfig, params: dict, hist: dict,
 
 def load_history(d: Path) -> dict[str, dict[str, np.ndarray]]:
     """Read back the history CSVs of a CIFAR-10 run directory as column arrays."""
-    out = {}
-    for name in ("history_steps", "history_epochs"):
-        arr = np.genfromtxt(Path(d) / f"{name}.csv", delimiter=",", names=True)
-        out[name] = {k: np.atleast_1d(arr[k]) for k in arr.dtype.names}
-    return out
+    return {name: io.read_csv(Path(d) / f"{name}.csv") for name in ("history_steps", "history_epochs")}

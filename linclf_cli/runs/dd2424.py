@@ -364,8 +364,7 @@ def plot_run(d: Path, cfg: Dd2424Config, res: DD2424Result, label_names) -> None
 
 def load_history(d: Path) -> dict[str, np.ndarray]:
     """Read back history.csv of a run directory as column arrays."""
-    arr = np.genfromtxt(Path(d) / "history.csv", delimiter=",", names=True)
-    return {k: np.atleast_1d(arr[k]) for k in arr.dtype.names}
+    return io.read_csv(Path(d) / "history.csv")
 
 
 def histograms_figure(run_dirs: dict[str, Path], path: Path, bins: int = 20) -> Path:

@@ -79,3 +79,9 @@ def write_csv(path: Path, columns: dict[str, np.ndarray]) -> Path:
 def read_json(path: Path) -> Any:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def read_csv(path: Path) -> dict[str, np.ndarray]:
+    """A CSV written by :func:`write_csv` back as column arrays (float)."""
+    arr = np.genfromtxt(path, delimiter=",", names=True)
+    return {k: np.atleast_1d(arr[k]) for k in arr.dtype.names}

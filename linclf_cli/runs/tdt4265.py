@@ -199,8 +199,4 @@ def plot_run(d: Path, cfg: TdtConfig, res: trainer.TrainResult) -> None:
 
 def load_history(d: Path) -> dict[str, dict[str, np.ndarray]]:
     """Read back history CSVs of a run directory as column arrays."""
-    out = {}
-    for name in ("history_steps", "history_checks"):
-        arr = np.genfromtxt(d / f"{name}.csv", delimiter=",", names=True)
-        out[name] = {k: np.atleast_1d(arr[k]) for k in arr.dtype.names}
-    return out
+    return {name: io.read_csv(Path(d) / f"{name}.csv") for name in ("history_steps", "history_checks")}
