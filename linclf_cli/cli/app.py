@@ -1,20 +1,33 @@
-"""The ``linclf`` command: one Typer app, one module per command."""
+"""The ``linclf`` command: one Typer app, one module per command.
+
+Command modules are imported only when needed: ``linclf report`` (the console entry point)
+builds an app holding just that command, so a fully cached report does not pay for importing
+every other command.  ``linclf --help`` and ``from linclf_cli.cli.app import app`` get them all.
+"""
 
 from __future__ import annotations
+
+import importlib
+import sys
 
 import typer
 
 from linclf_cli import __version__
 
-app = typer.Typer(
-    name="linclf",
-    help="Reproduce the classic 'neural networks from scratch' assignments end to end "
-         "(TDT4265 A1, DD2424 A1 + bonus, AML A2) on one NumPy engine.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
-    pretty_exceptions_enable=False,
-)
+HELP = ("Reproduce the classic 'neural networks from scratch' assignments end to end "
+        "(TDT4265 A1, DD2424 A1 + bonus, AML A2) on one NumPy engine.")
+
+# name -> (module, attribute, one-line help); "data" is a sub-app
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "train": ("train_cmd", "train", "Train one model and write a run directory."),
+    "sweep-lambda": ("sweep_cmd", "sweep_lambda", "Train one model per L2 coefficient and draw the 4c/4e figures."),
+    "plot-weights": ("plot_weights_cmd", "plot_weights", "Draw each class's weights as 28x28 images, one row per run."),
+    "gradcheck": ("gradcheck_cmd", "gradcheck", "Check every model's gradient against centred differences."),
+    "report": ("report_cmd", "report", "Run stale tasks, then write REPORT.md and report.html."),
+    "tasks": ("tasks_cmd", "tasks", "List the report tasks and whether each is up to date."),
+    "run": ("tasks_cmd", "run", "Run report tasks (skipping up-to-date ones), in parallel."),
+    "data": ("data_cmd", "app", "Find, verify and fetch the datasets."),
+}
 
 
 def _version(value: bool) -> None:
@@ -23,32 +36,36 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
-                                 help="Show the version and exit."),
-) -> None:
-    """Reproduce the classic 'neural networks from scratch' assignments end to end."""
+def build_app(only: str | None = None) -> typer.Typer:
+    """The Typer app with every command, or with just ``only``."""
+    app = typer.Typer(name="linclf", help=HELP, no_args_is_help=True, rich_markup_mode="rich",
+                      context_settings={"help_option_names": ["-h", "--help"]},
+                      pretty_exceptions_enable=False)
+
+    @app.callback()
+    def _root(
+        version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                     help="Show the version and exit."),
+    ) -> None:
+        """Reproduce the classic 'neural networks from scratch' assignments end to end."""
+
+    for name, (module, attr, help_) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        obj = getattr(importlib.import_module(f"linclf_cli.cli.{module}"), attr)
+        if isinstance(obj, typer.Typer):
+            app.add_typer(obj, name=name, help=help_)
+        else:
+            app.command(name, help=help_)(obj)
+    return app
 
 
-def _register() -> None:
-    from . import data_cmd, gradcheck_cmd, plot_weights_cmd, report_cmd, sweep_cmd, tasks_cmd, train_cmd
-
-    app.command("train", help="Train one model and write a run directory.")(train_cmd.train)
-    app.command("gradcheck", help="Check every model's gradient against centred differences.")(
-        gradcheck_cmd.gradcheck)
-    app.command("tasks", help="List the report tasks and whether each is up to date.")(tasks_cmd.tasks)
-    app.command("run", help="Run report tasks (skipping up-to-date ones), in parallel.")(tasks_cmd.run)
-    app.command("sweep-lambda", help="Train one model per L2 coefficient and draw the 4c/4e figures.")(
-        sweep_cmd.sweep_lambda)
-    app.command("plot-weights", help="Draw each class's weights as 28x28 images, one row per run.")(
-        plot_weights_cmd.plot_weights)
-    app.command("report", help="Run stale tasks, then write REPORT.md and report.html.")(report_cmd.report)
-    app.add_typer(data_cmd.app, name="data", help="Find, verify and fetch the datasets.")
-
-
-_register()
+def __getattr__(name: str):
+    if name == "app":
+        return build_app()
+    raise AttributeError(name)
 
 
 def main() -> None:
-    app()
+    name = sys.argv[1] if len(sys.argv) > 1 else None
+    build_app(only=name if name in COMMANDS else None)()

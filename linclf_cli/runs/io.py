@@ -83,5 +83,8 @@ def read_json(path: Path) -> Any:
 
 def read_csv(path: Path) -> dict[str, np.ndarray]:
     """A CSV written by :func:`write_csv` back as column arrays (float)."""
-    arr = np.genfromtxt(path, delimiter=",", names=True)
-    return {k: np.atleast_1d(arr[k]) for k in arr.dtype.names}
+    with open(path, encoding="utf-8") as fh:
+        names = fh.readline().strip().split(",")
+        data = np.loadtxt(fh, delimiter=",", ndmin=2, dtype=np.float64)
+    data = data.reshape(-1, len(names))
+    return {k: data[:, i] for i, k in enumerate(names)}

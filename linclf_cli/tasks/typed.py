@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import types
 import typing
 from typing import Any
@@ -86,14 +87,19 @@ def unknown_key_error(key: str, allowed: typing.Iterable[str], where: str) -> Co
     return ConfigError(f"{where}: unknown key {key!r}.{hint} Allowed keys: {', '.join(allowed)}.")
 
 
+@functools.lru_cache(maxsize=None)
+def _fields(cls: type) -> tuple[dict, frozenset]:
+    hints = typing.get_type_hints(cls)
+    return hints, frozenset(f.name for f in dataclasses.fields(cls) if f.init)
+
+
 def build(cls: type, mapping: Any, where: str):
     """Construct dataclass ``cls`` from ``mapping`` strictly."""
     if mapping is None:
         mapping = {}
     if not isinstance(mapping, dict):
         raise ConfigError(f"{where}: expected a mapping of options, got {mapping!r}.")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls) if f.init}
+    hints, fields = _fields(cls)
     kwargs = {}
     for key, value in mapping.items():
         if key not in fields:
