@@ -188,3 +188,15 @@ def test_kill_9_midway_is_redone(mini):
     assert r.exit_code == 0, r.output
     assert json.loads((res / "t" / "b" / "task.json").read_text())["passed"]
     assert not list((res / "t").glob(".b.tmp-*"))
+
+
+@pytest.mark.realdata
+def test_declared_outputs_are_checked(tmp_path, data_dir):
+    ok = {**TRAIN, "outputs": ["loss.png", "weights.npz"]}
+    bad = {**TRAIN, "id": "c", "outputs": ["loss.png", "no-such-figure.png"]}
+    tf = write(tmp_path, small([ok, bad]))
+    r = invoke("run", "--all", "--tasks-file", tf, "--results-dir", tmp_path / "r", "--data-dir", data_dir, "-j", "1")
+    assert r.exit_code == 1
+    assert "did not produce no-such-figure.png" in r.output
+    assert (tmp_path / "r" / "t" / "b" / "task.json").exists()
+    assert not (tmp_path / "r" / "t" / "c" / "task.json").exists()

@@ -288,6 +288,10 @@ def finalize(tp: TaskPlan, plans: dict[str, TaskPlan]) -> dict:
     run_dirs = {ref: plans[ref].dir for ref in tp.task.uses}
     run_dirs[tp.task.ref] = tp.dir
     figures = [draw_figure(f, run_dirs, tp.dir / f.file) for f in tp.task.figures]
+    missing = [o for o in tp.task.spec.outputs if not (tp.dir / o).exists()]
+    if missing:
+        raise OutputError(f"Task {tp.task.ref} did not produce {', '.join(missing)}.",
+                          "Check the task's outputs list in tasks.yaml.")
     deps_metrics = {ref: (plans[ref].result or {}).get("metrics", {}) for ref in tp.task.uses}
     checks = expectations.evaluate(tp.task, metrics, deps_metrics)
     result = {

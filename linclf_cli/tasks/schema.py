@@ -73,6 +73,7 @@ class TaskSpec:
     uses: tuple[str, ...] = ()
     figures: tuple[dict, ...] = ()  # validated into FigureSpec
     expect: tuple[dict, ...] = ()  # validated into Expectation
+    outputs: tuple[str, ...] = ()  # files the task must produce (checked after it runs)
     notes: str = ""
 
 
