@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from linclf_cli.runs.gradchecks import mlp_check_problem
 import pytest
 
 from linclf_cli.engine import mlp
@@ -19,17 +21,9 @@ DEPTHS = [[6, 4], [6, 7, 4], [6, 7, 5, 4], [6, 7, 5, 6, 4]]  # 0 to 3 hidden lay
 
 
 def _nondegenerate(sizes, seed=10, n=10):
-    """He-scaled weights, random biases, unit-variance inputs: moderate logits, and no
-    hidden pre-activation within 1e-3 of the ReLU kink (asserted)."""
-    rng = np.random.default_rng(seed)
-    params = mlp.init_mlp(sizes, rng, std=1.0, dtype=np.float64)
-    for k, v in params.items():
-        if k.startswith("W"):
-            v *= np.sqrt(2.0 / v.shape[0])
-        else:
-            v[:] = 0.5 * rng.standard_normal(v.shape)
-    X = rng.standard_normal((n, sizes[0]))
-    y = np.arange(n) % sizes[-1]
+    """He-scaled weights, random biases, unit-variance inputs (the library's gradient-check
+    problem): moderate logits, and no hidden pre-activation within 1e-3 of the ReLU kink."""
+    params, X, y = mlp_check_problem(sizes, seed, n)
     a = X
     for l in range(1, len(sizes) - 1):
         z = a @ params[f"W{l}"] + params[f"b{l}"]

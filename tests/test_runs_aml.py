@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from threadpoolctl import threadpool_limits
 
 from linclf_cli.data.synthetic import write_synthetic_cifar10
 from linclf_cli.errors import TrainingDiverged, UsageError
@@ -23,13 +22,6 @@ SGD = dict(n_train=600, n_val=100, n_test=100, num_iters=41, batch_size=30,
 ADAM = dict(optimizer="adam", n_train=600, n_val=100, n_test=100, epochs=3, batch_size=50)
 CIFAR_FILES = {"config.yaml", "metrics.json", "run.json", "history_steps.csv",
                "history_epochs.csv", "weights.npz", "loss.png", "accuracy.png"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_blas_thread():
-    # tiny GEMMs: multithreaded BLAS only adds contention (very slow on a busy machine)
-    with threadpool_limits(1):
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from threadpoolctl import threadpool_limits
 
 from linclf_cli.data.synthetic import write_synthetic_cifar10
 from linclf_cli.errors import DataError, TrainingDiverged, UsageError
@@ -23,13 +22,6 @@ RUN_FILES = {
     "config.yaml", "metrics.json", "history.csv", "weights.npz", "run.json", "loss.png",
     "cost.png", "templates.png", "test_probabilities.npz",
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_blas_thread():
-    # tiny GEMMs: multithreaded BLAS only adds contention (very slow on a busy machine)
-    with threadpool_limits(1):
-        yield
 
 
 @pytest.fixture(scope="module")

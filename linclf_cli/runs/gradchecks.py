@@ -159,7 +159,7 @@ def dd2424_gradchecks(models=DD2424_MODELS, lams=(0.0, 0.1), seed: int = 0) -> l
     return rows
 
 
-def _mlp_problem(sizes: list[int], seed: int, n: int = 10):
+def mlp_check_problem(sizes: list[int], seed: int, n: int = 10):
     """He-scaled weights, random biases, unit inputs; redrawn until no hidden pre-activation
     lies within 1e-3 of the ReLU kink (a centred difference must not cross it)."""
     from linclf_cli.engine import mlp
@@ -194,7 +194,7 @@ def mlp_gradchecks(hidden=(50,), regs=(0.0, 0.05), seed: int = 0, inputs: int = 
     sizes = mlp.validate_sizes([inputs, *hidden, classes])
     rows = []
     for reg in regs:
-        params, X, y = _mlp_problem(sizes, seed)
+        params, X, y = mlp_check_problem(sizes, seed)
         _, grads = mlp.loss_and_grads(params, X, y, reg)
         for c in check_gradients(lambda: mlp.loss(params, X, y, reg), params, grads, h=1e-5):
             rows.append({"check": "mlp", "model": "mlp " + "-".join(map(str, sizes)), "param": c.name,
