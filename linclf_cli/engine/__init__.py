@@ -4,4 +4,4 @@
 any number a run produces.
 """
 
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"

@@ -300,14 +300,23 @@ def loss_and_grads(
     for l in range(L, 0, -1):
         a_prev, W = acts[l - 1], params[f"W{l}"]
         kW, kb = f"W{l}", f"b{l}"
-        dW = np.matmul(a_prev.T, G, out=_reusable(out, kW, W))  # (fan_in, fan_out)
-        if reg:
-            dW += (2.0 * reg) * W
-        grads[kW] = dW
         grads[kb] = np.sum(G, axis=0, out=_reusable(out, kb, params[kb]))  # (fan_out,)
+        G_prev = None
         if l > 1:
-            G = G @ W.T  # (N, fan_in) = dJ/da_{l-1}
-            np.multiply(G, a_prev > 0, out=G)  # ReLU gate 1[z_{l-1} > 0], in place
+            G_prev = G @ W.T  # (N, fan_in) = dJ/da_{l-1}
+            np.multiply(G_prev, a_prev > 0, out=G_prev)  # ReLU gate 1[z_{l-1} > 0], in place
+        if reg:
+            # dW = a^T G + 2 reg W computed as 2 reg (a^T (G / 2 reg) + W): the scaling is on
+            # the small (N, fan_out) G, and W is added in place, so no W-sized temporary
+            # (a large allocation costs page faults on every step)
+            G *= 1.0 / (2.0 * reg)
+            dW = np.matmul(a_prev.T, G, out=_reusable(out, kW, W))  # (fan_in, fan_out)
+            dW += W
+            dW *= 2.0 * reg
+        else:
+            dW = np.matmul(a_prev.T, G, out=_reusable(out, kW, W))
+        grads[kW] = dW
+        G = G_prev
     grads = {k: grads[k] for l in range(1, L + 1) for k in (f"W{l}", f"b{l}")}  # W1, b1, ...
     if return_pred:
         return loss, grads, pred
