@@ -237,6 +237,9 @@ def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: l
             except LinclfError as exc:
                 errors[jp.label] = str(exc)
                 hook("failed", jp.label, 0, 0)
+            except Exception as exc:  # a bug in one run must not lose the others' results
+                errors[jp.label] = f"internal error: {type(exc).__name__}: {exc}"
+                hook("failed", jp.label, 0, 0)
         return errors
 
     ctx = mp.get_context()
@@ -268,6 +271,9 @@ def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: l
                     hook("failed", jp.label, 0, 0)
                 except cf.process.BrokenProcessPool:
                     errors[jp.label] = "the worker process died"
+                    hook("failed", jp.label, 0, 0)
+                except Exception as exc:  # a bug in one run must not lose the others' results
+                    errors[jp.label] = f"internal error: {type(exc).__name__}: {exc}"
                     hook("failed", jp.label, 0, 0)
     return errors
 
