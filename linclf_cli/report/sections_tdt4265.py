@@ -21,7 +21,7 @@ def _gradcheck_rows(m: dict) -> list[str]:
     data = m.get("checks", [{}])[0].get("data", "")
     return ([f"Numerical check (centred differences, ε = {m['checks'][0]['eps']:g}, float64, {data}, "
              "weights drawn from N(0, (1/785²)²) as in the starter):", ""]
-            + table(["model", "λ", "weights", "max abs. error", "bound ε²", "max rel. error", "result"], rows))
+            + table(["model", "λ", "weights", "max abs. error", "bound ε²", "max rel. error (floor ε²)", "result"], rows))
 
 
 @section(A, "1a")

@@ -13,7 +13,7 @@ from . import aml, dd2424, gradchecks, tdt4265
 from .context import RunContext
 
 
-RUNS_FORMAT = "1"  # bump when what a run writes (files, metric keys) changes
+RUNS_FORMAT = "2"  # bump when what a run writes (files, metric keys) changes
 
 
 @dataclass(frozen=True)
