@@ -211,3 +211,12 @@ def test_train_dd2424_and_mlp_on_synthetic_cifar(tmp_path):
     assert r.exit_code in (0, 1)
     if r.exit_code == 1:
         assert "smaller learning rate" in r.output and not (tmp_path / "div").exists()
+
+
+@pytest.mark.parametrize("cmd", ["train", "sweep-lambda", "plot-weights", "gradcheck", "report", "tasks", "run",
+                                 "data where", "data verify", "data fetch"])
+def test_every_help_renders_with_examples_and_no_eaten_text(cmd):
+    r = invoke(*cmd.split(), "--help")
+    assert r.exit_code == 0, r.output
+    assert "xample" in r.output  # every command documents an example
+    assert " ." not in r.output.replace("..", "")  # a "[default: ...]" eaten as markup leaves "text ."

@@ -55,8 +55,8 @@ def build_app(only: str | None = None) -> typer.Typer:
         obj = getattr(importlib.import_module(f"linclf_cli.cli.{module}"), attr)
         if isinstance(obj, typer.Typer):
             app.add_typer(obj, name=name, help=help_)
-        else:
-            app.command(name, help=help_)(obj)
+        else:  # the docstring gives the help: its first line in the command list, then examples
+            app.command(name, short_help=help_)(obj)
     return app
 
 

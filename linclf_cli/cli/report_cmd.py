@@ -19,8 +19,8 @@ from .tasks_cmd import DataDir, ResultsDir, TasksFile, run_plans, summarize
 
 @handle_errors
 def report(
-    names: Annotated[list[str] | None, typer.Argument(help="Assignments or tasks to include [default: all].", show_default=False)] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel trainings [default: number of cores].", show_default=False)] = 0,
+    names: Annotated[list[str] | None, typer.Argument(help="Assignments or tasks to include (default: all).", show_default=False)] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel trainings (default: number of cores).", show_default=False)] = 0,
     wait: Annotated[bool, typer.Option("--wait", help="If another linclf works on the results dir, wait for it.")] = False,
     tasks_file: TasksFile = Path("tasks.yaml"),
     results_dir: ResultsDir = Path("results"),

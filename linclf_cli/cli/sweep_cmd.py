@@ -23,14 +23,14 @@ from .common import make_progress
 
 @handle_errors
 def sweep_lambda(
-    lambdas: Annotated[list[float], typer.Option("--lambda", "-l", help="L2 coefficient c (repeatable) [default: 2 .2 .02 .002].", show_default=False)] = [],
+    lambdas: Annotated[list[float], typer.Option("--lambda", "-l", help="L2 coefficient c (repeatable) (default: 2, 0.2, 0.02, 0.002).", show_default=False)] = [],
     epochs: Annotated[int, typer.Option("--epochs", "-e")] = 50,
     lr: Annotated[float, typer.Option("--lr")] = 0.01,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 128,
     early_stopping: Annotated[bool, typer.Option("--early-stopping/--no-early-stopping", help="E.5: off by default (the solution had it on).")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Same seed for every point.")] = 0,
     dtype: Annotated[str, typer.Option("--dtype")] = "float32",
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel trainings [default: cores].", show_default=False)] = 0,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel trainings (default: cores).", show_default=False)] = 0,
     force: Annotated[bool, typer.Option("--force", help="Retrain finished points too.")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Sweep directory (one sub-directory per λ).")] = Path("runs/sweep-lambda"),
     data_dir: DataDir = None,

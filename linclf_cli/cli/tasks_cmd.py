@@ -96,7 +96,7 @@ def tasks(
 def run(
     names: Annotated[Optional[list[str]], typer.Argument(help="Task ids (2b, tdt4265-a1/2b) or assignment ids.", show_default=False)] = None,
     all_: Annotated[bool, typer.Option("--all", help="Run every task.")] = False,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel trainings [default: number of cores].", show_default=False)] = 0,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel trainings (default: number of cores).", show_default=False)] = 0,
     force: Annotated[bool, typer.Option("--force", help="Rerun even if up to date.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would run; run nothing.")] = False,
     explain: Annotated[bool, typer.Option("--explain", help="With --dry-run: say why each task would run.")] = False,
