@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from linclf_cli.tasks.expectations import condition_text
 from linclf_cli.tasks.scheduler import TaskPlan
 
 Writer = Callable[["Ctx", TaskPlan], list[str]]
@@ -141,13 +142,15 @@ def build(tf, plans: list[TaskPlan], results: Path) -> tuple[str, list[dict]]:
             lines += [f"### Task {t.id}: {t.spec.title}", ""]
             if p.status == "unavailable":
                 lines += [f"**Not run:** {p.reason}. " + _how_to_get(p.reason), ""]
-                all_expect += [{"task": t.ref, "metric": e.metric, "passed": None, "condition": "",
-                                "value": None, "status": "not run"} for e in t.expect]
+                all_expect += [{"task": t.ref, "metric": e.metric, "passed": None,
+                                "condition": condition_text(e), "value": None, "status": "not run"}
+                               for e in t.expect]
                 continue
             if p.result is None:
                 lines += [f"**Failed:** {p.reason}", ""]
-                all_expect += [{"task": t.ref, "metric": e.metric, "passed": False, "condition": "",
-                                "value": None, "status": "failed"} for e in t.expect]
+                all_expect += [{"task": t.ref, "metric": e.metric, "passed": False,
+                                "condition": condition_text(e), "value": None, "status": "failed"}
+                               for e in t.expect]
                 continue
             writer = SECTIONS.get(a.id, {}).get(t.id, default_section)
             lines += writer(ctx, p)
