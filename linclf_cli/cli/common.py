@@ -61,3 +61,20 @@ def handle_errors(fn: Callable) -> Callable:
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def job_progress_hook(progress: Progress, n_jobs: int, description: str = "all runs"):
+    """A scheduler hook drawing one overall bar plus one bar per running job."""
+    overall = progress.add_task(description, total=n_jobs or 1)
+    bars: dict[str, int] = {}
+
+    def hook(event: str, label: str, done: int, total: int) -> None:
+        if event == "start":
+            bars[label] = progress.add_task(label, total=None)
+        elif event == "progress" and label in bars:
+            progress.update(bars[label], completed=done, total=total)
+        elif event in ("done", "failed") and label in bars:
+            progress.update(bars[label], completed=1, total=1, visible=False)
+            progress.advance(overall)
+
+    return hook

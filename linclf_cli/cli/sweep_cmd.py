@@ -16,9 +16,8 @@ from linclf_cli.tasks import fingerprint, scheduler
 from linclf_cli.tasks.handlers import JobSpec
 from linclf_cli.tasks.lock import results_lock
 
-from .common import err_console, handle_errors
+from .common import err_console, handle_errors, job_progress_hook, make_progress
 from .tasks_cmd import DataDir
-from .common import make_progress
 
 
 @handle_errors
@@ -47,32 +46,13 @@ def sweep_lambda(
     base = TdtConfig(model="softmax", learning_rate=lr, batch_size=batch_size, epochs=epochs,
                      shuffle=True, early_stopping=early_stopping, seed=seed, dtype=dtype).resolved()
     points = sweep.point_configs(base, lambdas_t)
-    data_fp = fingerprint.dataset("mnist", data_dir)
-    job_plans = []
-    for name, cfg in points.items():
-        spec = JobSpec(name, "tdt4265", cfg.to_dict(), "mnist")
-        comps = {"kind": "tdt4265", "params": scheduler._hash(spec.params), "data": data_fp,
-                 "engine": scheduler.ENGINE_VERSION,
-                 "format": scheduler.RUNS_FORMAT}
-        jp = scheduler.JobPlan("sweep", spec, out / name, scheduler._hash(comps), comps)
-        old = scheduler._read_json(jp.out / "job.json")
-        jp.status = "done" if (old and old.get("key") == jp.key and not force) else "missing"
-        job_plans.append(jp)
+    fingerprint.dataset("mnist", data_dir)  # missing MNIST: a clear DataError before anything runs
+    job_plans = [scheduler.plan_job("sweep", JobSpec(name, "tdt4265", cfg.to_dict(), "mnist"), out / name,
+                                    data_dir, force) for name, cfg in points.items()]
     todo = [j for j in job_plans if j.status != "done"]
     with results_lock(out, wait=False):
         with make_progress() as progress:
-            bars = {}
-            overall = progress.add_task("sweep", total=len(todo) or 1)
-
-            def hook(event, label, done, total):
-                if event == "start":
-                    bars[label] = progress.add_task(label, total=None)
-                elif event == "progress":
-                    progress.update(bars[label], completed=done, total=total)
-                else:
-                    progress.update(bars[label], visible=False)
-                    progress.advance(overall)
-
+            hook = job_progress_hook(progress, len(todo), "sweep")
             errors = scheduler.run_jobs(todo, jobs or scheduler.default_workers(), data_dir, sys.argv, hook)
         if errors:
             for label, msg in errors.items():

@@ -16,7 +16,7 @@ from linclf_cli.tasks import scheduler
 from linclf_cli.tasks.lock import results_lock
 from linclf_cli.tasks.schema import TaskFile, load_task_file
 
-from .common import err_console, handle_errors, make_progress
+from .common import err_console, handle_errors, job_progress_hook, make_progress
 
 TasksFile = Annotated[Path, typer.Option("--tasks-file", "-f", help="The task definitions.")]
 ResultsDir = Annotated[Path, typer.Option("--results-dir", "-r", help="Where task outputs go.")]
@@ -52,20 +52,8 @@ def run_plans(plans, workers: int, data_dir, console=None) -> scheduler.Outcome:
     progress = make_progress(console)
     todo = [j for p in plans if p.status in ("missing", "stale") for j in p.jobs if j.status != "done"]
     with progress:
-        overall = progress.add_task("all runs", total=len(todo) or 1)
-        bars: dict[str, int] = {}
-
-        def hook(event, label, done, total):
-            if event == "start":
-                bars[label] = progress.add_task(label, total=None)
-            elif event == "progress" and label in bars:
-                progress.update(bars[label], completed=done, total=total)
-            elif event in ("done", "failed") and label in bars:
-                progress.update(bars[label], completed=1, total=1, visible=False)
-                progress.advance(overall)
-
+        hook = job_progress_hook(progress, len(todo))
         outcome = scheduler.execute(plans, workers, data_dir, sys.argv, hook)
-        progress.update(overall, completed=len(todo) or 1)
     return outcome
 
 

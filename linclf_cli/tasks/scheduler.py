@@ -95,6 +95,31 @@ def _stale_reason(old: dict, new: dict) -> str:
     return ", ".join(diffs) or "key changed"
 
 
+def plan_job(label: str, spec: JobSpec, out: Path, data_dir: Path | None,
+             force: bool = False) -> JobPlan:
+    """Key and status of one run published at ``out`` (done, stale and why, missing, or
+    unavailable when its dataset cannot be found)."""
+    try:
+        data_fp = fingerprint.dataset(spec.dataset, data_dir)
+    except DataError:
+        data_fp = None
+    comps = {"kind": spec.kind, "params": _hash(spec.params), "data": data_fp,
+             "engine": ENGINE_VERSION, "format": RUNS_FORMAT}
+    jp = JobPlan(label, spec, out, _hash(comps), comps)
+    old = _read_json(out / "job.json")
+    if data_fp is None:
+        jp.status, jp.reason = "unavailable", f"{spec.dataset} data not found (see `linclf data where`)"
+    elif force:
+        jp.status, jp.reason = "stale", "--force"
+    elif old is None:
+        jp.status, jp.reason = "missing", "never run (or interrupted)"
+    elif old.get("key") == jp.key:
+        jp.status = "done"
+    else:
+        jp.status, jp.reason = "stale", _stale_reason(old.get("components", {}), comps)
+    return jp
+
+
 def plan(tf: TaskFile, tasks: list[Task], results: Path, data_dir: Path | None,
          force: bool = False) -> list[TaskPlan]:
     """Status of ``tasks`` and their dependencies (dependencies first)."""
@@ -103,31 +128,9 @@ def plan(tf: TaskFile, tasks: list[Task], results: Path, data_dir: Path | None,
         handler = HANDLERS[task.spec.command]
         parsed = handler.parse_args(task.spec.args, task.ref)
         tdir = task_dir(results, task)
-        jobs = []
-        unavailable = ""
-        for spec in handler.jobs(parsed):
-            out = tdir / spec.name if spec.name else tdir
-            try:
-                data_fp = fingerprint.dataset(spec.dataset, data_dir)
-            except DataError as exc:
-                data_fp = None
-                unavailable = unavailable or f"{spec.dataset} data not found (see `linclf data where`)"
-            comps = {"kind": spec.kind, "params": _hash(spec.params), "data": data_fp,
-                     "engine": ENGINE_VERSION,
-                     "format": RUNS_FORMAT}
-            jp = JobPlan(task.ref, spec, out, _hash(comps), comps)
-            old = _read_json(out / "job.json")
-            if data_fp is None:
-                jp.status, jp.reason = "unavailable", unavailable
-            elif force:
-                jp.status, jp.reason = "stale", "--force"
-            elif old is None:
-                jp.status, jp.reason = "missing", "never run (or interrupted)"
-            elif old.get("key") == jp.key:
-                jp.status = "done"
-            else:
-                jp.status, jp.reason = "stale", _stale_reason(old.get("components", {}), comps)
-            jobs.append(jp)
+        jobs = [plan_job(task.ref, spec, tdir / spec.name if spec.name else tdir, data_dir, force)
+                for spec in handler.jobs(parsed)]
+        unavailable = next((j.reason for j in jobs if j.status == "unavailable"), "")
         tp = TaskPlan(task, parsed, tdir, jobs)
         deps = [plans[u] for u in task.uses]
         tp.key = _hash({"spec": dataclasses.asdict(task.spec), "figures": [dataclasses.asdict(f) for f in task.figures],
