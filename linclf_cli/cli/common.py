@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from linclf_cli.errors import LinclfError
+from linclf_cli.errors import LinclfError, UsageError
 
 err_console = Console(stderr=True)
 
@@ -78,3 +78,21 @@ def job_progress_hook(progress: Progress, n_jobs: int, description: str = "all r
             progress.advance(overall)
 
     return hook
+
+
+def parse_hidden(values: list[str]) -> list[int]:
+    """``--hidden 128 --hidden 64`` or ``--hidden 128,64`` -> [128, 64]."""
+    out = []
+    for v in values:
+        for part in str(v).replace(",", " ").split():
+            try:
+                out.append(int(part))
+            except ValueError:
+                raise UsageError(f"--hidden takes integer layer sizes, got {part!r}.",
+                                 "For example --hidden 50 or --hidden 128,64.") from None
+    if values and not out:
+        raise UsageError("--hidden got an empty layer list.", "For example --hidden 50 or --hidden 128,64.")
+    bad = [h for h in out if h < 1]
+    if bad:
+        raise UsageError(f"Hidden sizes must be >= 1, got {bad[0]}.", "For example --hidden 50.")
+    return out

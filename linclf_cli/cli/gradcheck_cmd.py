@@ -13,27 +13,9 @@ from rich.table import Table
 from linclf_cli.errors import UsageError
 from linclf_cli.runs import gradchecks
 
-from .common import handle_errors
+from .common import handle_errors, parse_hidden
 
 MODELS = (*gradchecks.TDT_MODELS, *gradchecks.DD2424_MODELS, "mlp", "aml-toy")
-
-
-def parse_hidden(values: list[str]) -> list[int]:
-    """``--hidden 128 --hidden 64`` or ``--hidden 128,64`` -> [128, 64]."""
-    out = []
-    for v in values:
-        for part in str(v).replace(",", " ").split():
-            try:
-                out.append(int(part))
-            except ValueError:
-                raise UsageError(f"--hidden takes integer layer sizes, got {part!r}.",
-                                 "For example --hidden 50 or --hidden 128,64.") from None
-    if values and not out:
-        raise UsageError("--hidden got an empty layer list.", "For example --hidden 50 or --hidden 128,64.")
-    bad = [h for h in out if h < 1]
-    if bad:
-        raise UsageError(f"Hidden sizes must be >= 1, got {bad[0]}.", "For example --hidden 50.")
-    return out
 
 
 def render_table(rows: list[dict]) -> Table:

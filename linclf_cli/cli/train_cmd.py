@@ -12,8 +12,7 @@ import typer
 from linclf_cli.runs import registry
 from linclf_cli.runs.context import RunContext
 
-from .common import err_console, handle_errors, progress_callback
-from .gradcheck_cmd import parse_hidden
+from .common import err_console, handle_errors, parse_hidden, progress_callback
 
 MODEL_HELP = ("binary (TDT4265 2 vs 3), softmax (TDT4265 10 classes), dd2424-softmax, "
               "dd2424-sigmoid (CIFAR-10 linear, DD2424), mlp (CIFAR-10 ReLU net, AML).")

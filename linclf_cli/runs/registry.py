@@ -3,13 +3,13 @@ CLI construct configs through here, so every kind is validated the same way."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from linclf_cli.errors import UsageError
 
-from . import aml, dd2424, gradchecks, tdt4265
 from .context import RunContext
 
 
@@ -18,19 +18,29 @@ RUNS_FORMAT = "2"  # bump when what a run writes (files, metric keys) changes
 
 @dataclass(frozen=True)
 class Kind:
+    """A run kind; its module is imported on first use (``linclf train`` stays light)."""
+
     name: str
-    config: type
-    run: Callable[..., dict]
+    module: str
+    config_name: str
+    run_name: str
     dataset: Callable[[object], str | None]
+
+    @property
+    def config(self) -> type:
+        return getattr(importlib.import_module(f"linclf_cli.runs.{self.module}"), self.config_name)
+
+    @property
+    def run(self) -> Callable[..., dict]:
+        return getattr(importlib.import_module(f"linclf_cli.runs.{self.module}"), self.run_name)
 
 
 KINDS: dict[str, Kind] = {
-    "tdt4265": Kind("tdt4265", tdt4265.TdtConfig, tdt4265.run, lambda c: "mnist"),
-    "gradcheck-tdt": Kind("gradcheck-tdt", gradchecks.GradcheckConfig, gradchecks.run,
-                          lambda c: c.dataset),
-    "dd2424": Kind("dd2424", dd2424.Dd2424Config, dd2424.run, lambda c: "cifar10"),
-    "aml": Kind("aml", aml.AmlConfig, aml.run, lambda c: "cifar10"),
-    "aml-toy": Kind("aml-toy", aml.AmlToyConfig, aml.run_toy, lambda c: None),
+    "tdt4265": Kind("tdt4265", "tdt4265", "TdtConfig", "run", lambda c: "mnist"),
+    "gradcheck-tdt": Kind("gradcheck-tdt", "gradchecks", "GradcheckConfig", "run", lambda c: c.dataset),
+    "dd2424": Kind("dd2424", "dd2424", "Dd2424Config", "run", lambda c: "cifar10"),
+    "aml": Kind("aml", "aml", "AmlConfig", "run", lambda c: "cifar10"),
+    "aml-toy": Kind("aml-toy", "aml", "AmlToyConfig", "run_toy", lambda c: None),
 }
 
 # `linclf train --model NAME` / tasks.yaml `train` args -> (kind, extra config fields)
