@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from linclf_cli.errors import UsageError
 from linclf_cli.runs import sweep
@@ -26,8 +27,16 @@ class JobSpec:
     dataset: str | None
 
 
-def _located(where: str, exc: UsageError) -> ConfigError:
-    return ConfigError(f"{where}: {exc.message}", exc.hint)
+@contextlib.contextmanager
+def located(where: str) -> Iterator[None]:
+    """Turn a UsageError raised while validating a task's args into a ConfigError that names
+    the file and key path (ConfigErrors already do and pass through)."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except UsageError as exc:
+        raise ConfigError(f"{where}: {exc.message}", exc.hint) from None
 
 
 class Handler:
@@ -54,13 +63,9 @@ class TrainHandler(Handler):
         args = dict(args or {})
         if "model" not in args:
             raise ConfigError(f"{where}: missing required key 'model'.")
-        try:
+        with located(where):
             kind, fixed = train_kind(args.pop("model"))
             cfg = build(KINDS[kind].config, {**args, **fixed}, where).resolved()
-        except ConfigError:
-            raise
-        except UsageError as exc:
-            raise _located(where, exc) from None
         return kind, cfg
 
     def jobs(self, parsed):
@@ -74,12 +79,8 @@ class GradcheckHandler(Handler):
     command = "gradcheck"
 
     def parse_args(self, args, where):
-        try:
+        with located(where):
             return build(KINDS["gradcheck-tdt"].config, args, where).resolved()
-        except ConfigError:
-            raise
-        except UsageError as exc:
-            raise _located(where, exc) from None
 
     def jobs(self, cfg):
         return [JobSpec("", "gradcheck-tdt", cfg.to_dict(), cfg.dataset)]
@@ -95,13 +96,9 @@ class SweepLambdaHandler(Handler):
         lambdas = args.pop("lambdas", list(sweep.DEFAULT_LAMBDAS))
         if not isinstance(lambdas, list):
             raise ConfigError(f"{where}.lambdas: expected a list of numbers, got {lambdas!r}.")
-        try:
+        with located(where):
             base = build(TdtConfig, {"model": "softmax", **args}, where).resolved()
             return sweep.point_configs(base, lambdas), tuple(float(v) for v in lambdas)
-        except ConfigError:
-            raise
-        except UsageError as exc:
-            raise _located(where, exc) from None
 
     def jobs(self, parsed):
         points, _ = parsed
@@ -196,12 +193,8 @@ def parse_grid(args: Any, where: str, allowed: tuple[str, ...] = ("kind", "base"
     if baseline is not None and report_test != "all":
         raise ConfigError(f"{where}.baseline: comparing with a baseline needs every point's test "
                           "accuracy; set report_test: all.")
-    try:
+    with located(f"{where}.base"):
         build(cls, base, f"{where}.base").resolved()
-    except ConfigError:
-        raise
-    except UsageError as exc:
-        raise _located(f"{where}.base", exc) from None
     if not isinstance(grid, dict) or not grid:
         raise ConfigError(f"{where}.grid: expected a non-empty mapping of field -> list of values, "
                           f"got {grid!r}.")
@@ -223,13 +216,9 @@ def parse_grid(args: Any, where: str, allowed: tuple[str, ...] = ("kind", "base"
         name = point_name(values)
         if name in points:
             raise ConfigError(f"{where}.grid: two points share the name {name!r} (duplicate values?).")
-        try:
+        with located(f"{where}.grid (point {name})"):
             cfg = build(cls, {**base, **{k: _plain(v) for k, v in values.items()}},
                         f"{where} (point {name})").resolved()
-        except ConfigError:
-            raise
-        except UsageError as exc:
-            raise _located(f"{where}.grid (point {name})", exc) from None
         points[name] = ({k: _plain(v) for k, v in values.items()}, cfg)
     return GridParsed(kind, select, tuple(axes), points, report_test, baseline)
 
@@ -451,12 +440,8 @@ class ToyHandler(Handler):
     command = "toy"
 
     def parse_args(self, args, where):
-        try:
+        with located(where):
             return build(KINDS["aml-toy"].config, args, where).resolved()
-        except ConfigError:
-            raise
-        except UsageError as exc:
-            raise _located(where, exc) from None
 
     def jobs(self, cfg):
         return [JobSpec("", "aml-toy", cfg.to_dict(), None)]

@@ -30,6 +30,7 @@ from linclf_cli.errors import DataError, LinclfError, OutputError
 from linclf_cli.runs import io
 from linclf_cli.runs.context import RunContext
 from linclf_cli.runs.registry import RUNS_FORMAT
+from linclf_cli.runs.registry import execute as execute_run
 
 from . import expectations, fingerprint
 from .handlers import HANDLERS, JobSpec
@@ -178,8 +179,6 @@ def _init_worker(queue, single_thread: bool) -> None:
 
 def _run_job(job_id: int, kind: str, params: dict, out: str, data_dir: str | None,
              argv: list[str] | None) -> dict:
-    from linclf_cli.runs.registry import execute
-
     last = [-1.0]
 
     def progress(done: int, total: int) -> None:
@@ -190,7 +189,7 @@ def _run_job(job_id: int, kind: str, params: dict, out: str, data_dir: str | Non
                 _progress_queue.put((job_id, done, total))
 
     ctx = RunContext(data_dir=Path(data_dir) if data_dir else None, argv=argv, progress=progress)
-    return execute(kind, params, Path(out), ctx)
+    return execute_run(kind, params, Path(out), ctx)
 
 
 def _copy_run(src: Path, dst: Path) -> None:
@@ -219,40 +218,41 @@ def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: l
     """Run ``jobs`` (in parallel when n_workers > 1); returns label -> error message."""
     errors: dict[str, str] = {}
     hook = hook or (lambda *a: None)
-    dd = str(data_dir) if data_dir else None
+
+    def settle(jp: JobPlan, result: Callable[[], object]) -> None:
+        """Wait for one job; stamp it done, or record why it failed (a bug in one run must
+        not lose the others' results)."""
+        try:
+            result()
+            _write_job_stamp(jp)
+            hook("done", jp.label, 1, 1)
+            return
+        except LinclfError as exc:
+            errors[jp.label] = str(exc)
+        except cf.process.BrokenProcessPool:
+            errors[jp.label] = "the worker process died"
+        except Exception as exc:  # noqa: BLE001
+            errors[jp.label] = f"internal error: {type(exc).__name__}: {exc}"
+        hook("failed", jp.label, 0, 0)
+
     if not jobs:
         return errors
     if n_workers <= 1 or len(jobs) == 1:
-        global _progress_queue
-        for i, jp in enumerate(jobs):
+        for jp in jobs:
             hook("start", jp.label, 0, 0)
-
-            def progress(done, total, label=jp.label):
-                hook("progress", label, done, total)
-
-            try:
-                execute_ctx = RunContext(data_dir=data_dir, argv=argv, progress=progress)
-                from linclf_cli.runs.registry import execute
-
-                execute(jp.spec.kind, jp.spec.params, jp.out, execute_ctx)
-                _write_job_stamp(jp)
-                hook("done", jp.label, 1, 1)
-            except LinclfError as exc:
-                errors[jp.label] = str(exc)
-                hook("failed", jp.label, 0, 0)
-            except Exception as exc:  # a bug in one run must not lose the others' results
-                errors[jp.label] = f"internal error: {type(exc).__name__}: {exc}"
-                hook("failed", jp.label, 0, 0)
+            ctx = RunContext(data_dir=data_dir, argv=argv,
+                             progress=lambda done, total, label=jp.label: hook("progress", label, done, total))
+            settle(jp, lambda jp=jp, ctx=ctx: execute_run(jp.spec.kind, jp.spec.params, jp.out, ctx))
         return errors
 
-    ctx = mp.get_context()
-    queue = ctx.Queue()
-    with cf.ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=ctx,
+    mp_ctx = mp.get_context()
+    queue = mp_ctx.Queue()
+    dd = str(data_dir) if data_dir else None
+    with cf.ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=mp_ctx,
                                 initializer=_init_worker, initargs=(queue, True)) as pool:
         futures = {}
         for i, jp in enumerate(jobs):
-            fut = pool.submit(_run_job, i, jp.spec.kind, jp.spec.params, str(jp.out), dd, argv)
-            futures[fut] = (i, jp)
+            futures[pool.submit(_run_job, i, jp.spec.kind, jp.spec.params, str(jp.out), dd, argv)] = jp
             hook("start", jp.label, 0, 0)
         pending = set(futures)
         while pending:
@@ -264,20 +264,7 @@ def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: l
                     break
                 hook("progress", jobs[job_id].label, d, t)
             for fut in done:
-                _, jp = futures[fut]
-                try:
-                    fut.result()
-                    _write_job_stamp(jp)
-                    hook("done", jp.label, 1, 1)
-                except LinclfError as exc:
-                    errors[jp.label] = str(exc)
-                    hook("failed", jp.label, 0, 0)
-                except cf.process.BrokenProcessPool:
-                    errors[jp.label] = "the worker process died"
-                    hook("failed", jp.label, 0, 0)
-                except Exception as exc:  # a bug in one run must not lose the others' results
-                    errors[jp.label] = f"internal error: {type(exc).__name__}: {exc}"
-                    hook("failed", jp.label, 0, 0)
+                settle(futures[fut], fut.result)
     return errors
 
 
