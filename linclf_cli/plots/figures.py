@@ -4,7 +4,10 @@
   accuracy y axis "Accuracy";
 * the per-step training loss is drawn as a mean over 10 steps with a +-std band, labelled
   "Training Loss mean over 10 steps" (the starter's ``plot_loss``);
-* legends on every figure; y-limits given by the caller (the task's suggested ones).
+* legends on every figure, placed below the axes so they never cover a curve;
+* y-limits given by the caller (the task's suggested ones) are kept only while they show the
+  data: when fewer than :data:`MIN_INSIDE` of the plotted points fall inside them (a run whose
+  loss is far from the one the limits were chosen for), the axis follows the data instead.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from .images import save_figure
 STEPS_LABEL = "Number of Training Steps"
 LOSS_LABEL = "Cross Entropy Loss - Average"
 ACC_LABEL = "Accuracy"
+MIN_INSIDE = 0.5  # fraction of the plotted points that preset y-limits must show to be kept
 
 
 @dataclass
@@ -48,6 +52,22 @@ def smoothed(steps: np.ndarray, values: np.ndarray, window: int = 10, label: str
     return Series(x, v.mean(axis=1), f"{label} mean over {window} steps", band=v.std(axis=1))
 
 
+def effective_ylim(series: Sequence[Series], ylim: Sequence[float] | None) -> tuple[float, float] | None:
+    """``ylim`` if at least :data:`MIN_INSIDE` of the finite y values of ``series`` lie inside it,
+    else ``None`` (autoscale). Preset limits keep the course's framing (a loss spike above the
+    range is clipped, as in the starter's plots) but never leave a figure with empty axes."""
+    if ylim is None:
+        return None
+    lo, hi = float(min(ylim)), float(max(ylim))
+    ys = [np.asarray(s.y, dtype=np.float64).ravel() for s in series]
+    y = np.concatenate(ys) if ys else np.empty(0)
+    y = y[np.isfinite(y)]
+    if y.size == 0:
+        return (lo, hi)
+    inside = float(np.mean((y >= lo) & (y <= hi)))
+    return (lo, hi) if inside >= MIN_INSIDE else None
+
+
 def line_figure(path: Path, series: Sequence[Series], xlabel: str, ylabel: str,
                 ylim: Sequence[float] | None = None, title: str | None = None,
                 xscale: str = "linear", figsize=(7.0, 4.5)) -> Path:
@@ -63,11 +83,15 @@ def line_figure(path: Path, series: Sequence[Series], xlabel: str, ylabel: str,
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_xscale(xscale)
+    ylim = effective_ylim(series, ylim)
     if ylim is not None:
         ax.set_ylim(*ylim)
     if title:
         ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    # below the x label, outside the axes: a legend inside can cover a curve whatever "best" picks
+    n_entries = len(ax.get_legend_handles_labels()[1])
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=min(3, max(1, n_entries)),
+              frameon=False, fontsize=9)
     fig.tight_layout()
     return save_figure(fig, path)

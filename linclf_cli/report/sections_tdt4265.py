@@ -239,7 +239,7 @@ def s4e(ctx: Ctx, p) -> list[str]:
     rows = [[f"{r['lambda']:g}", fmt(r["weight_sum_of_squares"]), fmt(r["weight_frobenius_norm"])]
             for r in sorted(m["points"], key=lambda r: r["lambda"])]
     rows.insert(0, ["0 (3b)", fmt(m0["weight_sum_of_squares"]), fmt(m0["weight_frobenius_norm"])])
-    return ([ctx.fig(ref("4c"), "task4d_l2_reg_norms.png", "Task 4e: ‖W‖² against λ (log axis)"),
+    return ([ctx.fig(ref("4c"), "task4e_l2_reg_norms.png", "Task 4e: ‖W‖² against λ (log axis)"),
              "The plotted length is the **sum of squared weights** ‖W‖² (bias row included), as in the "
              "course solution (E.2); the Frobenius norm is its square root and is listed too.", ""]
             + table(["λ", "‖W‖² (sum of squares)", "‖W‖_F (Frobenius)"], rows)

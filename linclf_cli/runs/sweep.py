@@ -45,7 +45,7 @@ def point_configs(base: TdtConfig, lambdas) -> dict[str, TdtConfig]:
 
 def summarize(out_dir: Path, lambdas, point_dirs: dict[str, Path], metrics: dict[str, dict],
               acc_ylim=(0.7, 0.99), acc_file="task4c_l2_reg_accuracy.png",
-              norm_file="task4d_l2_reg_norms.png") -> dict:
+              norm_file="task4e_l2_reg_norms.png") -> dict:
     """Draw the 4c and 4e figures from finished points; return the sweep's metrics."""
     lambdas = check_lambdas(lambdas)
     series = []
