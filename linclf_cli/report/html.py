@@ -60,21 +60,43 @@ th, td { border: 1px solid var(--border); padding: .35em .65em; vertical-align: 
 th { background: var(--bg-alt); }
 tbody tr:nth-child(even) { background: #fbfcfd; }
 img { max-width: 100%; height: auto; }
-figure { max-width: 100%; margin: 1em 0; }
+figure { max-width: 100%; margin: 1.2em 0; }
+figure img { display: block; }
+figcaption { color: var(--muted); font-size: .92em; margin-top: .35em; }
+figcaption .fig-num { font-weight: 600; color: var(--fg); }
 .missing-figure { display: inline-block; padding: .4em .7em; border: 1px dashed #cf222e;
   color: #cf222e; background: #fff5f5; border-radius: 4px; font-size: .9em; }
+math { font-family: "Latin Modern Math", "STIX Two Math", "STIX Math", "Cambria Math",
+  "DejaVu Math TeX Gyre", math; }
 .math.block { overflow-x: auto; overflow-y: hidden; padding: .3em 0; margin: 1em 0; }
 math[display="block"] { font-size: 1.1em; }
 code.math-error { color: #9a6700; }
-.pass { color: #1a7f37; font-weight: 600; }
-.fail { color: #cf222e; font-weight: 600; }
-.skip { color: #6e7781; }
+.pass { color: #1a7f37; font-weight: 600; white-space: nowrap; }
+.fail { color: #cf222e; font-weight: 600; white-space: nowrap; }
+.skip { color: #6e7781; white-space: nowrap; }
+footer.provenance { margin-top: 3em; padding-top: .8em; border-top: 1px solid var(--border);
+  color: var(--muted); font-size: .88em; }
+footer.provenance code { font-size: .95em; word-break: break-all; }
 nav.toc { background: var(--bg-alt); border: 1px solid var(--border); border-radius: 6px;
   padding: .6em 1.2em; margin: 1em 0 2em; }
 nav.toc h2 { font-size: 1.05rem; border: 0; margin: .3em 0; padding: 0; }
 nav.toc ul { margin: .2em 0; padding-left: 1.2em; }
 nav.toc li { margin: .1em 0; }
-@media print { nav.toc { display: none; } main { max-width: none; } }
+@media print {
+  @page { margin: 16mm 14mm; }
+  body { font-size: 11pt; }
+  main { max-width: none; padding: 0; }
+  nav.toc { display: none; }
+  a { color: inherit; text-decoration: none; }
+  h1, h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
+  figure, table, tr, pre, blockquote, .math.block { break-inside: avoid; page-break-inside: avoid; }
+  figure img { max-height: 45vh; width: auto; }
+  .table-wrap, pre, .math.block { overflow: visible; }
+  pre, code { white-space: pre-wrap; word-break: break-word; }
+  .math.block { max-width: 100%; }
+  math[display="block"] { font-size: 1em; max-width: 100%; overflow-wrap: anywhere; }
+  tbody tr:nth-child(even) { background: none; }
+}
 """.strip()
 
 _MATHML_XMLNS = re.compile(r'\s+xmlns="http://www\.w3\.org/1998/Math/MathML"')
@@ -155,6 +177,51 @@ def _plain_text(inline: Token) -> str:
     return "".join(out).strip()
 
 
+# --------------------------------------------------------------------------- figures
+
+
+def _png_width(data_uri: str) -> int | None:
+    """Pixel width of a PNG ``data:`` URI, read from its IHDR chunk (None if not a PNG)."""
+    prefix = "data:image/png;base64,"
+    if not data_uri.startswith(prefix):
+        return None
+    try:
+        head = base64.b64decode(data_uri[len(prefix):len(prefix) + 32])
+    except ValueError:
+        return None
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return int.from_bytes(head[16:20], "big")
+
+
+def _figures_rule(state: Any) -> None:
+    """A paragraph that is one image followed (after a line break) by an emphasised caption,
+    as ``Ctx.fig`` writes it, becomes ``<figure><img><figcaption>caption</figcaption></figure>``.
+    The image is marked HiDPI: linclf's PNGs are saved at 2x and shown at half their pixel width."""
+    tokens = state.tokens
+    out: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        kids = tokens[i + 1].children or [] if i + 2 < len(tokens) and tok.type == "paragraph_open" else []
+        if (len(kids) >= 4 and kids[0].type == "image" and kids[1].type == "softbreak"
+                and kids[2].type == "em_open" and kids[-1].type == "em_close"):
+            image, caption = kids[0], kids[3:-1]
+            image.meta["hidpi"] = True
+            fig_open = Token("figure_open", "figure", 1, block=True)
+            img_inline = Token("inline", "", 0, children=[image], content=image.content)
+            cap_open = Token("figcaption_open", "figcaption", 1, block=True)
+            cap_inline = Token("inline", "", 0, children=caption)
+            cap_close = Token("figcaption_close", "figcaption", -1, block=True)
+            fig_close = Token("figure_close", "figure", -1, block=True)
+            out += [fig_open, img_inline, cap_open, cap_inline, cap_close, fig_close]
+            i += 3
+            continue
+        out.append(tok)
+        i += 1
+    state.tokens = out
+
+
 # --------------------------------------------------------------------------- renderer
 
 
@@ -173,6 +240,9 @@ def _make_md(base_dir: Path) -> MarkdownIt:
             return note or ""
         title = token.attrGet("title")
         title_attr = f' title="{escapeHtml(str(title))}"' if title else ""
+        px = _png_width(uri) if token.meta.get("hidpi") else None
+        if px:  # a 2x figure: shown at half its pixel width, so it is sharp on HiDPI screens
+            title_attr += f' width="{px // 2}"'
         return f'<img src="{escapeHtml(uri)}" alt="{escapeHtml(alt)}"{title_attr} loading="lazy">'
 
     def render_text(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
@@ -193,6 +263,7 @@ def _make_md(base_dir: Path) -> MarkdownIt:
     def table_close(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
         return self.renderToken(tokens, idx, options, env) + "</div>\n"
 
+    md.core.ruler.push("linclf_figures", _figures_rule)
     md.add_render_rule("image", render_image)
     md.add_render_rule("text", render_text)
     md.add_render_rule("html_inline", rewrite_raw)
