@@ -7,6 +7,8 @@ the Unix convention the CLI promises: 2 for usage errors (bad option values, unk
 
 from __future__ import annotations
 
+import math
+
 
 class LinclfError(Exception):
     """A problem the user can fix.  ``message`` names the problem, ``hint`` the fix."""
@@ -32,16 +34,50 @@ class DataError(LinclfError):
     """Missing, truncated, corrupted or unverifiable dataset files: exit 1."""
 
 
-class TrainingDiverged(LinclfError):
-    """The loss became NaN or infinite during training: exit 1."""
+# the learning rates a divergence hint suggests: 1, 0.5, 0.1, 0.05, ..., 5e-13, 1e-13
+_STANDARD_RATES = tuple(m * 10.0 ** -e for e in range(0, 14) for m in (1.0, 0.5))
 
-    def __init__(self, step: int, loss: float, learning_rate: float | None = None) -> None:
+
+def suggest_learning_rate(lr: float) -> float:
+    """A learning rate to try after ``lr`` diverged: the largest of the standard values
+    1, 0.5, 0.1, 0.05, 0.01, ... that is at most ``lr / 10`` (so 1e38 -> 1, 0.5 -> 0.05,
+    0.01 -> 0.001); ``lr / 10`` itself below the table."""
+    target = lr / 10
+    return next((r for r in _STANDARD_RATES if r <= target * (1 + 1e-12)), target)
+
+
+class TrainingDiverged(LinclfError):
+    """Training diverged: the loss became NaN or infinite, or stayed far above its initial
+    value (see ``linclf_cli.engine.divergence``): exit 1."""
+
+    def __init__(self, step: int, loss: float, learning_rate: float | None = None,
+                 initial_loss: float | None = None, factor: float = 10.0) -> None:
         hint = "Try a smaller learning rate"
+        if learning_rate is not None and learning_rate > 0:
+            hint += f" (for example --lr {suggest_learning_rate(learning_rate):g})"
+        if initial_loss is None or not math.isfinite(loss):
+            message = f"Training diverged: the loss became {loss} at step {step}."
+        else:
+            message = (f"Training diverged: the loss reached {loss:.4g} at step {step}, more than "
+                       f"{factor:g} times its initial {initial_loss:.4g}.")
         if learning_rate is not None:
-            hint += f" (for example --lr {learning_rate / 10:g})"
-        super().__init__(f"The training loss became {loss} at step {step}.", hint + ".")
+            message = message[:-1] + f" (learning rate {learning_rate:g})."
+        super().__init__(message, hint + ".")
         self.step = step
         self.loss = loss
+        self.learning_rate = learning_rate
+        self.suggested_learning_rate = (suggest_learning_rate(learning_rate)
+                                        if learning_rate is not None and learning_rate > 0 else None)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or another terminating signal) turned into the Ctrl-C path: a subclass of
+    KeyboardInterrupt, so every cleanup that handles Ctrl-C handles it too.  The CLI exits
+    128 + ``signum`` (130 for Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class OutputError(LinclfError):

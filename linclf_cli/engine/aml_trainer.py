@@ -21,6 +21,7 @@ from typing import Callable, MutableMapping
 import numpy as np
 
 from linclf_cli.engine import mlp
+from linclf_cli.engine.divergence import DivergenceGuard
 from linclf_cli.engine.optim import SGD, Adam
 from linclf_cli.errors import TrainingDiverged, UsageError
 
@@ -59,9 +60,9 @@ def _check_factor(name: str, value, *, positive: bool) -> float:
     return value
 
 
-def _check_loss(loss: float, step: int, lr: float) -> None:
-    if not math.isfinite(loss):
-        raise TrainingDiverged(step, loss, lr)
+def _check_loss(guard: DivergenceGuard, loss: float, step: int, lr: float) -> None:
+    """Non-finite, or 10x the initial loss for 3 consecutive batches (divergence.py)."""
+    guard.check(step, loss)  # the hint's learning rate is the configured one, not the decayed lr
 
 
 def _quiet_overflow(fn):
@@ -144,11 +145,12 @@ def train_sgd(
         "iterations_per_epoch": iterations_per_epoch,
     }
     grads = None  # gradient buffers, reused from the second iteration on
+    guard = DivergenceGuard(learning_rate)
     for it in range(num_iters):
         idx = rng.choice(N, int(batch_size), replace=True)  # (B,) with replacement
         X_batch, y_batch = X[idx], y[idx]
         loss, grads = mlp.loss_and_grads(params, X_batch, y_batch, reg, out=grads)
-        _check_loss(loss, it, opt.lr)
+        _check_loss(guard, loss, it, opt.lr)
         history["loss_history"].append(loss)
         opt.step(params, grads)
         info = {
@@ -237,6 +239,7 @@ def train_adam(
     }
     step = 0
     grads = None  # gradient buffers, reused from the second step on
+    guard = DivergenceGuard(lr)
     for epoch in range(epochs):
         perm = rng.permutation(N)
         losses: list[float] = []
@@ -247,7 +250,7 @@ def train_adam(
             loss, grads, pred = mlp.loss_and_grads(
                 params, X[idx], y_batch, 0.0, return_pred=True, out=grads
             )
-            _check_loss(loss, step, opt.lr)
+            _check_loss(guard, loss, step, opt.lr)
             correct += int(np.count_nonzero(pred == y_batch))
             losses.append(loss)
             opt.step(params, grads)

@@ -32,6 +32,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import TrainingDiverged, UsageError
+from .divergence import DivergenceGuard
 from . import dd2424 as core
 from .augment import flip_permutation, random_flip
 from .schedules import ConstantLR
@@ -144,7 +145,8 @@ def train_dd2424(
     rng : numpy.random.Generator (required), for init, shuffling and flips.
     init_std, bias_init : passed to :func:`~linclf_cli.engine.dd2424.init_params`.
     dtype : compute dtype (inputs are cast once if needed).
-    callback : ``callback(epoch, n_epochs)`` after each epoch's evaluation.
+    callback : ``callback(epoch, n_epochs, fields)`` after each epoch's evaluation (fields: epoch,
+        epochs, loss = training loss, val_accuracy) for progress display.
     eval_chunk : rows per chunk when evaluating the full sets.
     W0, b0 : optional initial parameters (copied) instead of a random init.
 
@@ -238,6 +240,7 @@ def train_dd2424(
 
     steps_per_epoch = n // n_batch
     step = 0
+    guard = DivergenceGuard(eta)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         record(0, float(sched.lr(1)))
         for epoch in range(1, n_epochs + 1):
@@ -256,8 +259,9 @@ def train_dd2424(
                     Xb = random_flip(Xb, rng, p=flip_prob, perm=fperm)
                 step += 1
                 loss, cost, dW, db = cost_grad(W, b, Xb, Yb, lam)
-                if not (math.isfinite(loss) and math.isfinite(cost)):
-                    raise TrainingDiverged(step, loss, lr)
+                if not math.isfinite(cost):
+                    raise TrainingDiverged(step, cost, lr)
+                guard.check(step, loss)  # non-finite, or 10x the initial loss (divergence.py)
                 W -= lr * dW
                 b -= lr * db
             record(epoch, lr)
@@ -266,7 +270,8 @@ def train_dd2424(
                 raise TrainingDiverged(step, tr_loss, lr)
             sched.step(history["val_loss"][-1])
             if callback is not None:
-                callback(epoch, n_epochs)
+                callback(epoch, n_epochs, {"epoch": epoch, "epochs": n_epochs, "loss": tr_loss,
+                                           "val_accuracy": history["val_accuracy"][-1]})
 
     return DD2424Result(
         W=W,

@@ -34,6 +34,7 @@ import numpy as np
 from linclf_cli.errors import TrainingDiverged, UsageError
 
 from . import logistic, softmax
+from .divergence import DivergenceGuard
 
 MODELS: dict[str, ModuleType] = {"binary": logistic, "softmax": softmax}
 EVAL_THREADS = 1  # blocks of checks evaluated concurrently with training (overlap=True)
@@ -169,7 +170,8 @@ def train(
     T_train : targets of shape (n, K): (n, 1) in {0, 1} for binary, one-hot for softmax.
     X_val, T_val : the validation set, same layout.
     cfg : hyperparameters.   rng : source of the per-epoch shuffles.
-    callback : called as ``callback(steps_done, total_steps)`` for progress display.
+    callback : called as ``callback(steps_done, total_steps, fields)`` for progress display;
+        ``fields``: epoch (1-based), epochs, loss (this step's), val_accuracy (latest known or None).
     block : checks evaluated per batched GEMM (results do not depend on it).
     overlap : evaluate each block of checks in a background thread while training goes on
         (BLAS and ufuncs release the GIL, so this uses a second core; results are identical).
@@ -194,6 +196,7 @@ def train(
     pending: list[tuple[int, int, np.ndarray]] = []
     state = {"best": np.inf, "best_step": -1, "since": 0, "stop": None, "best_W": None}
     t_eval = 0.0
+    guard = DivergenceGuard(cfg.learning_rate)
 
     # evaluation (the bulk of the arithmetic) runs on a second core; a second evaluation
     # thread measured only ~5 % faster on 2 cores, so one keeps speculation shallow
@@ -258,11 +261,13 @@ def train(
                     Tb_ = np.take(T_train, idx_buf, axis=0, out=Tb)
                 loss, grad = mod.loss_and_grad(W, Xb_, Tb_, l2)
                 step_loss[step] = loss
-                if not np.isfinite(loss):
+                try:
+                    guard.check(step, loss)  # non-finite, or 10x the initial loss (divergence.py)
+                except TrainingDiverged:
                     submit()  # an earlier check may already have stopped the run
                     drain(0)
                     if state["stop"] is None:
-                        raise TrainingDiverged(step, loss, cfg.learning_rate)
+                        raise
                     done = True
                     break
                 grad *= lr
@@ -276,8 +281,10 @@ def train(
                             done = True
                             break
                 step += 1
-                if callback is not None:
-                    callback(step, total)
+                if callback is not None:  # fields for display; val accuracy of the latest evaluated check
+                    va = cols["val_accuracy"]
+                    callback(step, total, {"epoch": epoch + 1, "epochs": cfg.epochs, "loss": float(loss),
+                                           "val_accuracy": float(va[-1]) if va else None})
             if done:
                 break
         if not done:
