@@ -44,6 +44,7 @@ def train(
     iters: Annotated[Optional[int], typer.Option("--iters", help="mlp sgd: iterations (default: 1000).", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: runs/<model>-<time>).", show_default=False)] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Dataset folder (else $LINCLF_DATA_DIR, then the user cache).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an earlier linclf run directory at --out (anything else there is always refused).")] = False,
 ) -> None:
     """Train one model and write a run directory (config.yaml, run.json, metrics.json, history,
     weights, figures).
@@ -74,6 +75,9 @@ def train(
 
     build(registry.KINDS[kind].config, params, "options").resolved()
     out = out or Path("runs") / f"{model}-{datetime.now():%Y%m%d-%H%M%S}"
+    from linclf_cli.runs.rundir import check_replaceable
+
+    check_replaceable(out, force=force)  # never replace or hide what linclf did not write
     with progress_callback(f"train {model}") as cb:
         metrics = registry.execute(kind, params, out, RunContext(data_dir=data_dir, argv=sys.argv, progress=cb))
     summary = ", ".join(f"{k.replace('_', ' ')} {metrics[k]:.4f}" for k in

@@ -31,6 +31,7 @@ from linclf_cli.runs import io
 from linclf_cli.runs.context import RunContext
 from linclf_cli.runs.registry import RUNS_FORMAT
 from linclf_cli.runs.registry import execute as execute_run
+from linclf_cli.runs.rundir import inside
 
 from . import expectations, fingerprint
 from .handlers import HANDLERS, JobSpec
@@ -79,7 +80,7 @@ class Outcome:
 
 
 def task_dir(results: Path, task: Task) -> Path:
-    return results / task.assignment / task.id
+    return inside(results, task.assignment, task.id)  # proven inside: no '..', no links out
 
 
 def _read_json(path: Path) -> dict | None:
@@ -129,7 +130,7 @@ def plan(tf: TaskFile, tasks: list[Task], results: Path, data_dir: Path | None,
         handler = HANDLERS[task.spec.command]
         parsed = handler.parse_args(task.spec.args, task.ref)
         tdir = task_dir(results, task)
-        jobs = [plan_job(task.ref, spec, tdir / spec.name if spec.name else tdir, data_dir, force)
+        jobs = [plan_job(task.ref, spec, inside(tdir, spec.name) if spec.name else tdir, data_dir, force)
                 for spec in handler.jobs(parsed)]
         unavailable = next((j.reason for j in jobs if j.status == "unavailable"), "")
         tp = TaskPlan(task, parsed, tdir, jobs)

@@ -24,6 +24,7 @@ unknown or circular references, with the file, the key path, the value and what 
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -33,6 +34,12 @@ import yaml
 from .typed import ConfigError, build, unknown_key_error
 
 SCHEMA_VERSION = 1
+# assignment and task ids, figure files and outputs: plain names, one folder level, never
+# ".", ".." or hidden (they become paths under the results folder)
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+PLAIN_NAME_TEXT = ("letters, digits, '_', '.' and '-', starting with a letter or digit "
+                   "(no '/', no '..')")
+FIGURE_SUFFIXES = (".png", ".svg")
 OVERLAY_METRICS = ("val_accuracy", "train_accuracy", "val_loss", "train_loss")
 
 
@@ -187,19 +194,56 @@ def _check_keys(mapping: Any, allowed: set[str], where: str, required: tuple[str
     return mapping
 
 
+def check_name(value: Any, where: str, what: str = "a plain name") -> str:
+    """``value`` if it is a plain name (see PLAIN_NAME), else a ConfigError naming ``where``."""
+    if not isinstance(value, str) or not PLAIN_NAME.fullmatch(value) or ".." in value:
+        raise ConfigError(f"{where}: expected {what}: {PLAIN_NAME_TEXT}; got {value!r}.")
+    return value
+
+
+def _read_text(path: Path) -> str:
+    """The task file's text; not UTF-8 is a usage error naming the byte offset."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the task file {path}: {exc.strerror or exc}.",
+                          "Run from the repository root or pass --tasks-file.") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path} is not UTF-8 text: byte {exc.start} (line {line}) is "
+                          f"{data[exc.start:exc.start + 1]!r}.",
+                          "Save the file as UTF-8.") from None
+
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load_yaml(text: str, path: Path) -> Any:
+    """Safe YAML with anchors and aliases refused (checked on the event stream before
+    anything is built): an alias bomb of a few hundred bytes expands to gigabytes when the
+    task is hashed, and a tasks file never needs them."""
+    for event in yaml.parse(text, Loader=_YAML_LOADER):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            mark = event.start_mark
+            what = f"an alias (*{event.anchor})" if isinstance(event, yaml.AliasEvent) \
+                else f"an anchor (&{event.anchor})"
+            raise ConfigError(f"{path}: {what} at line {mark.line + 1}, column {mark.column + 1}: "
+                              "YAML anchors and aliases are not allowed in a tasks file.",
+                              "Write the value out in full.")
+    return yaml.load(text, Loader=_YAML_LOADER)
+
+
 def load_task_file(path: Path, commands: dict | None = None) -> TaskFile:
     """Parse and validate ``path``.  ``commands`` maps command names to handlers whose
     ``parse_args(args, where)`` validates each task's args (defaults to the built-ins)."""
     path = Path(path)
     if commands is None:
         from .handlers import HANDLERS as commands
+    text = _read_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"Cannot read the task file {path}: {exc.strerror or exc}.",
-                          "Run from the repository root or pass --tasks-file.") from None
-    try:
-        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        raw = _load_yaml(text, path)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         loc = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -218,8 +262,7 @@ def load_task_file(path: Path, commands: dict | None = None) -> TaskFile:
     for i, a in enumerate(raw["assignments"]):
         aw = f"{where}: assignments[{i}]"
         _check_keys(a, _ASSIGNMENT_KEYS, aw, required=("id", "title", "tasks"))
-        if not isinstance(a["id"], str) or "/" in a["id"]:
-            raise ConfigError(f"{aw}.id: expected a string without '/', got {a['id']!r}.")
+        check_name(a["id"], f"{aw}.id", "an assignment id")
         if not isinstance(a["tasks"], list):
             raise ConfigError(f"{aw}.tasks: expected a list of tasks, got {a['tasks']!r}.")
         tasks = []
@@ -228,8 +271,9 @@ def load_task_file(path: Path, commands: dict | None = None) -> TaskFile:
             if isinstance(t, dict) and "id" in t and not isinstance(t["id"], str):
                 t = {**t, "id": str(t["id"])}
             spec = build(TaskSpec, t, tw)
-            if not spec.id or "/" in spec.id:
-                raise ConfigError(f"{tw}.id: expected a non-empty id without '/', got {spec.id!r}.")
+            check_name(spec.id, f"{tw}.id", "a task id")
+            for k, o in enumerate(spec.outputs):
+                check_name(o, f"{tw}.outputs[{k}]", "a file name inside the task folder")
             if spec.command not in commands:
                 close = difflib.get_close_matches(spec.command, list(commands), n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -239,6 +283,10 @@ def load_task_file(path: Path, commands: dict | None = None) -> TaskFile:
             figures = tuple(build(FigureSpec, f, f"{tw}.figures[{k}]")
                             for k, f in enumerate(t.get("figures") or ()))
             for k, f in enumerate(figures):
+                check_name(f.file, f"{tw}.figures[{k}].file", "a file name inside the task folder")
+                if not f.file.lower().endswith(FIGURE_SUFFIXES):
+                    raise ConfigError(f"{tw}.figures[{k}].file: expected a name ending in "
+                                      f"{' or '.join(FIGURE_SUFFIXES)}, got {f.file!r}.")
                 if f.kind not in ("overlay", "weights"):
                     raise ConfigError(f"{tw}.figures[{k}].kind: expected 'overlay' or 'weights', got {f.kind!r}.")
                 if f.kind == "overlay" and f.metric not in OVERLAY_METRICS:
