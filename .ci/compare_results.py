@@ -1,68 +1,42 @@
-"""Compare committed metrics with freshly regenerated ones.
+"""Compare committed results with freshly regenerated ones (a thin wrapper over
+``linclf_cli.tasks.verify``, the implementation ``linclf verify`` uses).
 
 Usage: compare_results.py COMMITTED_RESULTS NEW_RESULTS ASSIGNMENT [ASSIGNMENT ...]
 
-Every numeric metric in every task.json of the committed results must be reproduced within
-an absolute tolerance of 1e-6 + relative 1e-5 (float32 training is deterministic on one
-machine; the tolerance absorbs BLAS kernel differences between machines).  Integers and
-booleans (steps, stop epochs, pass/fail) must match exactly.  Exits 1 on any difference.
+Every task with a task.json under the named assignments, in either folder, is compared:
+metrics within 1e-6 + 1e-5 x |committed| (integers, booleans and strings exactly), every
+expectation's pass/fail, histories, and every figure with matplotlib's image comparison.
+Exits 1 on any difference.  Prefer ``linclf verify --against NEW_RESULTS --results-dir
+COMMITTED_RESULTS [TASK...]``, which also knows the tasks whose data is missing.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from pathlib import Path
 
-ABS_TOL, REL_TOL = 1e-6, 1e-5
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def walk(a, b, path, diffs):
-    if isinstance(a, dict):
-        if not isinstance(b, dict):
-            diffs.append(f"{path}: committed a mapping, regenerated {b!r}")
-            return
-        for k in a:
-            if k in ("finished", "key", "deps"):
-                continue
-            if k not in b:
-                diffs.append(f"{path}.{k}: missing in the regenerated results")
-            else:
-                walk(a[k], b[k], f"{path}.{k}", diffs)
-    elif isinstance(a, list):
-        if not isinstance(b, list) or len(a) != len(b):
-            diffs.append(f"{path}: committed {a!r}, regenerated {b!r}")
-            return
-        for i, (x, y) in enumerate(zip(a, b)):
-            walk(x, y, f"{path}[{i}]", diffs)
-    elif isinstance(a, bool) or isinstance(a, int) and isinstance(b, int) or a is None or isinstance(a, str):
-        if a != b:
-            diffs.append(f"{path}: committed {a!r}, regenerated {b!r}")
-    elif isinstance(a, (int, float)):
-        if not isinstance(b, (int, float)) or not math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL):
-            diffs.append(f"{path}: committed {a!r}, regenerated {b!r} (tolerance {ABS_TOL:g} + {REL_TOL:g} rel)")
+from linclf_cli.tasks.verify import _task_refs, compare_trees, summary  # noqa: E402
 
 
 def main() -> int:
+    if len(sys.argv) < 4:
+        print(__doc__, file=sys.stderr)
+        return 2
     old_root, new_root, *assignments = sys.argv[1:]
-    diffs: list[str] = []
-    n = 0
-    for a in assignments:
-        for old in sorted(Path(old_root, a).glob("*/task.json")):
-            new = Path(new_root, a, old.parent.name, "task.json")
-            if not new.exists():
-                diffs.append(f"{a}/{old.parent.name}: not regenerated")
-                continue
-            walk(json.loads(old.read_text()), json.loads(new.read_text()), f"{a}/{old.parent.name}", diffs)
-            n += 1
-    if n == 0:
+    refs = sorted({r for root in (old_root, new_root) for r in _task_refs(Path(root))
+                   if r.split("/")[0] in assignments})
+    if not refs:
         print("compare_results: no committed task.json found", file=sys.stderr)
         return 1
-    for d in diffs:
-        print("DIFF", d, file=sys.stderr)
-    print(f"compare_results: {n} tasks compared, {len(diffs)} differences")
-    return 1 if diffs else 0
+    verdicts = compare_trees(Path(old_root), Path(new_root), refs)
+    for v in verdicts:
+        for d in v.differences:
+            c, r = d.values()
+            print("DIFF", d.task, d.what, f"committed {c}, regenerated {r}", d.detail, file=sys.stderr)
+    print(f"compare_results: {summary(verdicts)}")
+    return 1 if any(v.status == "differs" for v in verdicts) else 0
 
 
 if __name__ == "__main__":
