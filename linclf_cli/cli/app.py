@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "report": ("report_cmd", "report", "Run stale tasks, then write REPORT.md and report.html."),
     "tasks": ("tasks_cmd", "tasks", "List the report tasks and whether each is up to date."),
     "run": ("tasks_cmd", "run", "Run report tasks (skipping up-to-date ones), in parallel."),
+    "verify": ("verify_cmd", "verify", "Rerun tasks from scratch and compare with the committed results."),
     "data": ("data_cmd", "app", "Find, verify and fetch the datasets."),
 }
 
