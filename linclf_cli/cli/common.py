@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import signal
+import threading
 from typing import Callable, Iterator
 
 import typer
@@ -12,7 +14,7 @@ from rich.markup import escape
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from linclf_cli.errors import LinclfError, UsageError
+from linclf_cli.errors import Interrupted, LinclfError, UsageError
 
 err_console = Console(stderr=True)
 
@@ -47,18 +49,54 @@ def report_error(exc: LinclfError, console: Console | None = None) -> int:
     return exc.exit_code
 
 
+_TERMINATING = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+@contextlib.contextmanager
+def signals_as_interrupts() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP raise :class:`Interrupted` (a KeyboardInterrupt) in the main
+    thread, so every signal takes the Ctrl-C path: temporaries discarded, locks released,
+    exit 128 + signal number.  Only the first signal raises; later ones are ignored so that
+    they cannot cut the cleanup short (``kill -9`` still works)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired: list[int] = []
+
+    def handler(signum, frame):  # noqa: ARG001
+        if not fired:
+            fired.append(signum)
+            raise Interrupted(signum)
+
+    old = {}
+    for s in _TERMINATING:
+        try:
+            old[s] = signal.signal(s, handler)
+        except (OSError, ValueError):  # pragma: no cover - not settable here
+            pass
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            if h is not None:
+                signal.signal(s, h)
+
+
 def handle_errors(fn: Callable) -> Callable:
     """Decorator for commands: LinclfError -> message on stderr + its exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with signals_as_interrupts():
+                return fn(*args, **kwargs)
         except LinclfError as exc:
             raise typer.Exit(report_error(exc)) from None
-        except KeyboardInterrupt:
-            err_console.print("[bold red]Interrupted.[/] Nothing half-written was kept.")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP turned into Interrupted
+            signum = getattr(exc, "signum", signal.SIGINT)
+            err_console.print("[bold red]Interrupted.[/] Nothing half-written was kept; "
+                              "unfinished runs are redone next time.", highlight=False)
+            raise typer.Exit(128 + int(signum)) from None
 
     return wrapper
 

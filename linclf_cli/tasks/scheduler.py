@@ -20,7 +20,11 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
+import shutil
+import signal
+import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -164,11 +168,48 @@ def plan(tf: TaskFile, tasks: list[Task], results: Path, data_dir: Path | None,
 # --------------------------------------------------------------------------- execution
 
 _progress_queue = None
+_parent_pid: int | None = None
 
 
-def _init_worker(queue, single_thread: bool) -> None:
-    global _progress_queue
+class ParentDied(BaseException):
+    """Raised in a worker whose parent process has died: the run is abandoned (its temporary
+    directory discarded), never published.  A BaseException, so nothing on the way catches it."""
+
+
+def _die_with_parent(parent_pid: int | None) -> None:
+    """Linux: have the kernel SIGKILL this worker when the process that forked it dies (an
+    orphan of ``kill -9`` must not go on training and publish into a results directory that a
+    new run may own).  Elsewhere the progress callback polls ``os.getppid()`` instead."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            PR_SET_PDEATHSIG = 1
+            libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: polling only
+            pass
+    if parent_pid is not None and os.getppid() != parent_pid:  # died before prctl took effect
+        os._exit(1)
+
+
+def _check_parent() -> None:
+    if _parent_pid is not None and os.getppid() != _parent_pid:
+        raise ParentDied()
+
+
+def _init_worker(queue, single_thread: bool, parent_pid: int | None = None) -> None:
+    global _progress_queue, _parent_pid
     _progress_queue = queue
+    _parent_pid = parent_pid
+    # Ctrl-C reaches the whole process group: the parent alone reacts (and terminates the
+    # workers); SIGTERM from the parent kills a worker at once (its temporary directory is
+    # removed by the parent).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    _die_with_parent(parent_pid)
     if single_thread:
         try:
             from threadpoolctl import threadpool_limits
@@ -183,6 +224,7 @@ def _run_job(job_id: int, kind: str, params: dict, out: str, data_dir: str | Non
     last = [-1.0]
 
     def progress(done: int, total: int) -> None:
+        _check_parent()  # portable fallback of the parent-death signal
         if _progress_queue is not None and total:
             frac = done / total
             if frac - last[0] >= 0.01 or done == total:
@@ -191,6 +233,38 @@ def _run_job(job_id: int, kind: str, params: dict, out: str, data_dir: str | Non
 
     ctx = RunContext(data_dir=Path(data_dir) if data_dir else None, argv=argv, progress=progress)
     return execute_run(kind, params, Path(out), ctx)
+
+
+def _terminate_pool(pool: cf.ProcessPoolExecutor, grace: float = 1.0) -> None:
+    """Kill the pool's worker processes (SIGTERM, then SIGKILL after ``grace`` seconds) and
+    drop its queued jobs.  ``shutdown(cancel_futures=True)`` alone waits for running jobs."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        try:
+            p.terminate()
+        except (OSError, ValueError):  # already gone
+            pass
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + grace
+    for p in procs:
+        try:
+            p.join(max(0.0, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join(1.0)
+        except (OSError, ValueError, AssertionError):
+            pass
+
+
+def _discard_temporaries(out: Path) -> None:
+    """Remove the temporary directories (``.NAME.tmp-*``, see runs.rundir) a killed worker
+    left for the run at ``out``.  Only called once that worker is dead, under the results lock."""
+    try:
+        for tmp in out.parent.glob(f".{out.name}.tmp-*"):
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
+    except OSError:
+        pass
 
 
 def _copy_run(src: Path, dst: Path) -> None:
@@ -230,7 +304,7 @@ def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: l
             return
         except LinclfError as exc:
             errors[jp.label] = str(exc)
-        except cf.process.BrokenProcessPool:
+        except BrokenProcessPool:
             errors[jp.label] = "the worker process died"
         except Exception as exc:  # noqa: BLE001
             errors[jp.label] = f"internal error: {type(exc).__name__}: {exc}"
@@ -249,9 +323,11 @@ def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: l
     mp_ctx = mp.get_context()
     queue = mp_ctx.Queue()
     dd = str(data_dir) if data_dir else None
-    with cf.ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=mp_ctx,
-                                initializer=_init_worker, initargs=(queue, True)) as pool:
-        futures = {}
+    pool = cf.ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=mp_ctx,
+                                  initializer=_init_worker, initargs=(queue, True, os.getpid()))
+    futures = {}
+    settled: set[str] = set()
+    try:
         for i, jp in enumerate(jobs):
             futures[pool.submit(_run_job, i, jp.spec.kind, jp.spec.params, str(jp.out), dd, argv)] = jp
             hook("start", jp.label, 0, 0)
@@ -266,6 +342,16 @@ def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: l
                 hook("progress", jobs[job_id].label, d, t)
             for fut in done:
                 settle(futures[fut], fut.result)
+                settled.add(futures[fut].label)
+    except BaseException:
+        # Ctrl-C, SIGTERM (Interrupted) or a bug here: stop the running jobs now instead of
+        # waiting for them to finish, then remove what they had half-written
+        _terminate_pool(pool)
+        for jp in jobs:
+            if jp.label not in settled:
+                _discard_temporaries(jp.out)
+        raise
+    pool.shutdown(wait=True)
     return errors
 
 
