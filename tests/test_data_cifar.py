@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from linclf_cli.data import locate
+from linclf_cli.data.integrity import trust_synthetic
 from linclf_cli.data.cifar import (
     SafeUnpickler,
     aml_split,
@@ -49,6 +50,8 @@ def synth_copy(tmp_path: Path, synth_root: Path) -> Path:
     """A private copy of the synthetic batches folder that a test may damage."""
     dst = tmp_path / "copy" / "cifar-10-batches-py"
     shutil.copytree(synth_root / "cifar-10-batches-py", dst)
+    for f in dst.iterdir():  # synthetic data of this process (a copy is not trusted by itself)
+        trust_synthetic(f)
     return dst
 
 
@@ -142,6 +145,10 @@ def test_malicious_pickle_refused(tmp_path: Path, synth_copy: Path, protocol: in
     marker = tmp_path / "pwned.txt"
     p = synth_copy / "data_batch_1"
     p.write_bytes(pickle.dumps({b"data": _Evil(marker), b"labels": [0]}, protocol=protocol))
+    with pytest.raises(DataError, match="Checksum mismatch") as ei:  # refused before unpickling
+        load_cifar10(synth_copy.parent, env={})
+    assert not marker.exists()
+    trust_synthetic(p)  # even a file whose digest is trusted is never executed
     with pytest.raises(DataError) as ei:
         load_cifar10(synth_copy.parent, env={})
     assert "refusing to unpickle" in ei.value.message
@@ -211,21 +218,28 @@ def test_meta_validation(synth_copy: Path) -> None:
 def test_truncated_and_garbage_files(synth_copy: Path) -> None:
     p = synth_copy / "data_batch_4"
     p.write_bytes(p.read_bytes()[:1000])
+    with pytest.raises(DataError, match="Checksum mismatch") as ei:
+        load_cifar10_dir(synth_copy)
+    assert str(p) in ei.value.message
+    trust_synthetic(p)  # structure checks behind the digest
     with pytest.raises(DataError, match="truncated|corrupted") as ei:
         load_cifar10_dir(synth_copy)
     assert str(p) in ei.value.message
     p.write_bytes(b"\x00garbage" * 10)
+    trust_synthetic(p)
     with pytest.raises(DataError, match="corrupted"):
         load_cifar10_dir(synth_copy)
     p.write_bytes(b"")
+    trust_synthetic(p)
     with pytest.raises(DataError, match="truncated"):
         load_cifar10_dir(synth_copy)
 
 
 def test_missing_file_is_not_found(synth_copy: Path) -> None:
     (synth_copy / "test_batch").unlink()
-    with pytest.raises(DataError, match="cifar10 not found"):
+    with pytest.raises(DataError, match="does not hold a complete cifar10") as ei:
         load_cifar10(synth_copy.parent, env={})
+    assert "lacks test_batch" in ei.value.message
 
 
 def test_verify_ok(synth_root: Path) -> None:

@@ -43,8 +43,30 @@ def test_find_dataset_priority(tmp_path: Path, fake_cache: Path) -> None:
     assert locate.find_dataset("mnist", a, env) == a / "mnist"
     assert locate.find_dataset("mnist", None, env) == b / "mnist"
     assert locate.find_dataset("mnist", None, {}) == fake_cache / "mnist"
-    # a --data-dir without the dataset falls through to the next candidate
-    assert locate.find_dataset("mnist", tmp_path / "empty", env) == b / "mnist"
+    # an explicit --data-dir without the dataset is an error, never a silent fall-back
+    with pytest.raises(DataError, match="does not hold a complete mnist") as ei:
+        locate.find_dataset("mnist", tmp_path / "empty", env)
+    assert str(b) not in ei.value.message
+
+
+def test_explicit_incomplete_data_dir_names_missing_files(tmp_path: Path) -> None:
+    """Issue 9 item 8: no fall-back to $LINCLF_DATA_DIR when --data-dir lacks one file."""
+    given, env_dir = tmp_path / "given", tmp_path / "env"
+    write_synthetic_mnist_idx(env_dir, 10, 5)
+    d = write_synthetic_mnist_idx(given, 10, 5)
+    (d / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError) as ei:
+        locate.find_dataset("mnist", given, {"LINCLF_DATA_DIR": str(env_dir)})
+    assert "t10k-labels-idx1-ubyte.gz" in ei.value.message and str(d) in ei.value.message
+    assert "train-images" not in ei.value.message.split("Missing files:")[1]
+    assert "leave out --data-dir" in ei.value.hint
+    c = write_synthetic_cifar10(given, n_per_batch=3, version="binary")
+    (c / "batches.meta.txt").unlink()
+    with pytest.raises(DataError) as ei:
+        locate.find_dataset("cifar10", given, {"LINCLF_DATA_DIR": str(env_dir)})
+    assert "lacks batches.meta.txt" in ei.value.message
+    # without --data-dir the fall-back order applies
+    assert locate.find_dataset("mnist", None, {"LINCLF_DATA_DIR": str(env_dir)}) == env_dir / "mnist"
 
 
 def test_find_dataset_flat_and_uncompressed_layouts(tmp_path: Path) -> None:
@@ -65,12 +87,12 @@ def test_find_dataset_flat_and_uncompressed_layouts(tmp_path: Path) -> None:
 def test_find_dataset_missing_lists_files_and_dirs(tmp_path: Path, fake_cache: Path) -> None:
     env = {"LINCLF_DATA_DIR": str(tmp_path / "env")}
     with pytest.raises(DataError) as ei:
-        locate.find_dataset("mnist", tmp_path / "given", env)
+        locate.find_dataset("mnist", None, env)
     text = str(ei.value)
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         assert name in text
-    for d in (tmp_path / "given", tmp_path / "env", fake_cache):
+    for d in (tmp_path / "env", fake_cache):
         assert str(d) in ei.value.message
     assert "linclf data fetch mnist" in ei.value.hint
     assert "LINCLF_DATA_DIR" in ei.value.hint

@@ -4,7 +4,12 @@
   python version: protocol-2 pickles of dicts with bytes keys, bytes written as Python 2
   ``str`` opcodes (as cPickle did), so ``pickle.load(f, encoding='bytes')`` gives the same
   types as the real files.  Each class has its own random mean image, plus noise, so a
-  linear classifier reaches far above chance.
+  linear classifier reaches far above chance.  ``version="binary"`` writes the same images
+  as ``cifar-10-batches-bin/`` (3073-byte records), ``"both"`` writes both folders.
+
+The files written are registered as synthetic data of this process
+(:func:`linclf_cli.data.integrity.trust_synthetic`), so the verifying loaders accept them in
+this process (and its forked workers) although they do not match the published digests.
 * :func:`write_synthetic_mnist_idx` writes the four gzip IDX files (they do not match the
   pinned MNIST checksums: load them with ``verify=False`` or read them with ``read_idx``).
 """
@@ -21,17 +26,17 @@ from typing import Any
 
 import numpy as np
 
+from linclf_cli.data.integrity import trust_synthetic
 from linclf_cli.data.registry import (
+    CIFAR10_BIN_FILES,
+    CIFAR10_BIN_META,
+    CIFAR10_BIN_SUBDIR,
     CIFAR10_DIM,
+    CIFAR10_LABEL_NAMES,
     CIFAR10_NUM_CLASSES,
     CIFAR10_SUBDIR,
     CIFAR10_TRAIN_BATCHES,
     MNIST_SUBDIR,
-)
-
-CIFAR10_LABEL_NAMES: tuple[str, ...] = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
 )
 
 
@@ -56,6 +61,28 @@ def dump_py2_pickle(obj: Any, path: Path) -> None:
     buf = io.BytesIO()
     _Py2Pickler(buf, protocol=2).dump(obj)
     path.write_bytes(buf.getvalue())
+    trust_synthetic(path)
+
+
+def write_cifar10_bin(out: Path, batches: dict[str, tuple[np.ndarray, np.ndarray]]) -> Path:
+    """Write ``{python name: (X uint8 (n, 3072), labels)}`` as the binary version into ``out``.
+
+    Each record is the label byte then the 3072 pixel bytes; ``batches.meta.txt`` holds the
+    ten class names, one a line.  The files are registered as synthetic data.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, (X, y) in batches.items():
+        rec = np.empty((len(y), 1 + CIFAR10_DIM), dtype=np.uint8)
+        rec[:, 0] = np.asarray(y, dtype=np.uint8)
+        rec[:, 1:] = X
+        p = out / CIFAR10_BIN_FILES[name].name
+        p.write_bytes(rec.tobytes())
+        trust_synthetic(p)
+    meta = out / CIFAR10_BIN_META
+    meta.write_text("".join(n + "\n" for n in CIFAR10_LABEL_NAMES), encoding="ascii")
+    trust_synthetic(meta)
+    return out
 
 
 def _class_images(
@@ -65,26 +92,32 @@ def _class_images(
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
-def write_synthetic_cifar10(dest: Path, n_per_batch: int = 200, seed: int = 0) -> Path:
-    """Write a synthetic CIFAR-10 in the official python-pickle format.
+def write_synthetic_cifar10(dest: Path, n_per_batch: int = 200, seed: int = 0,
+                            version: str = "python") -> Path:
+    """Write a synthetic CIFAR-10 in the official python-pickle and/or binary format.
 
     Parameters
     ----------
     dest : parent folder; created if needed.
     n_per_batch : rows in each of data_batch_1..5 and test_batch.
     seed : the output is a deterministic function of ``seed`` and ``n_per_batch``.
+    version : ``"python"``, ``"binary"`` or ``"both"`` (the same images in both folders).
 
     Returns
     -------
-    Path : ``dest / "cifar-10-batches-py"``.
+    Path : ``dest / "cifar-10-batches-py"`` (``"cifar-10-batches-bin"`` for ``"binary"``).
     """
+    if version not in ("python", "binary", "both"):
+        raise ValueError(f"version must be python, binary or both, not {version!r}")
     rng = np.random.default_rng(seed)
     out = Path(dest) / CIFAR10_SUBDIR
-    out.mkdir(parents=True, exist_ok=True)
     # Smooth-ish class templates: a shared base image plus a per-class pattern.
     base = rng.uniform(80, 176, size=CIFAR10_DIM)
     means = base + rng.normal(0.0, 30.0, size=(CIFAR10_NUM_CLASSES, CIFAR10_DIM))
     names = [*CIFAR10_TRAIN_BATCHES, "test_batch"]
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if version != "binary":
+        out.mkdir(parents=True, exist_ok=True)
     for i, name in enumerate(names):
         labels = rng.integers(0, CIFAR10_NUM_CLASSES, size=n_per_batch)
         is_test = name == "test_batch"
@@ -99,7 +132,13 @@ def write_synthetic_cifar10(dest: Path, n_per_batch: int = 200, seed: int = 0) -
                 for j, v in enumerate(labels)
             ],
         }
-        dump_py2_pickle(batch, out / name)
+        arrays[name] = (batch[b"data"], labels)
+        if version != "binary":
+            dump_py2_pickle(batch, out / name)
+    if version != "python":
+        bin_out = write_cifar10_bin(Path(dest) / CIFAR10_BIN_SUBDIR, arrays)
+        if version == "binary":
+            return bin_out
     meta = {
         b"num_cases_per_batch": n_per_batch,
         b"label_names": [n.encode() for n in CIFAR10_LABEL_NAMES],

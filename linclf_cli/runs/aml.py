@@ -346,7 +346,7 @@ def run(cfg: AmlConfig, out: Path, ctx: RunContext | None = None) -> dict:
         seconds = {"data": t_data, "train": t_train, "total": time.perf_counter() - t0}
         io.write_json(rd.path / "run.json", run_record(
             ctx.argv, cfg.seed, seconds, started,
-            {"data": str(data.directory), "data_sha256": checksums}))
+            {"data": str(data.directory), "data_version": c.version, "data_sha256": checksums}))
         rd.commit()
     return metrics
 

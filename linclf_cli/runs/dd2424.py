@@ -210,8 +210,8 @@ def file_sha256(path: Path) -> str:
 
 
 def cifar_checksums(c: Cifar10Data, files) -> dict[str, str]:
-    """``{file name: sha256}`` of the named files of ``c.directory``."""
-    return {name: file_sha256(Path(c.directory) / name) for name in files}
+    """``{file name: sha256}`` of the named files of ``c.directory`` (as verified on load)."""
+    return c.checksums(files)
 
 
 @dataclass(frozen=True, eq=False)
@@ -289,7 +289,7 @@ def run(cfg: Dd2424Config, out: Path, ctx: RunContext | None = None) -> dict:
                    "total": time.perf_counter() - t0}
         io.write_json(rd.path / "run.json", run_record(
             ctx.argv, cfg.seed, seconds, started,
-            {"data": str(data.directory), "data_sha256": checksums}))
+            {"data": str(data.directory), "data_version": c.version, "data_sha256": checksums}))
         rd.commit()
     return metrics
 
