@@ -20,6 +20,7 @@ test: $(STAMP)
 
 report: $(STAMP)
 	@$(BIN)/linclf data verify mnist >/dev/null 2>&1 || $(BIN)/linclf data fetch mnist
+	@$(BIN)/linclf data verify cifar10 >/dev/null 2>&1 || $(BIN)/linclf data fetch cifar10
 	$(BIN)/linclf report
 
 bench: $(STAMP)

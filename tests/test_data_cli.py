@@ -85,7 +85,7 @@ def test_verify_missing_dataset(tmp_path: Path) -> None:
     res = run("verify", "--data-dir", str(tmp_path / "nothing"))
     assert res.exit_code == 1
     err = " ".join(res.stderr.split())
-    assert "mnist not found" in err and "cifar10 not found" in err
+    assert "does not hold a complete mnist" in err and "does not hold a complete cifar10" in err
     assert "linclf data fetch mnist" in err
     assert res.exception is None or isinstance(res.exception, SystemExit)
 

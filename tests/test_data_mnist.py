@@ -210,7 +210,7 @@ def test_verify_mnist_reports(tmp_path: Path, full_synthetic: Path) -> None:
 
 
 def test_load_missing_dataset(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="mnist not found"):
+    with pytest.raises(DataError, match="does not hold a complete mnist"):
         load_mnist(tmp_path, env={})
 
 

@@ -137,10 +137,11 @@ def test_no_external_resources(report_dir):
     assert "http://" not in plain and "https://" not in plain
 
 
-def test_raw_html_images_are_embedded(report_dir):
+def test_raw_html_is_shown_as_text(report_dir):
+    """Raw HTML is text (markdown-it html=False): no <img> from it, nothing fetched."""
     doc = markdown_to_html('<img src="figs/w.png" alt="w">\n\n<img src="https://x.org/y.png">\n', report_dir, "t")
-    srcs = [v for t, k, v in _parse(doc).attrs if t == "img" and k == "src"]
-    assert srcs[0].startswith("data:image/png;base64,")
+    assert [v for t, k, v in _parse(doc).attrs if t == "img"] == []
+    assert '&lt;img src=&quot;figs/w.png&quot; alt=&quot;w&quot;&gt;' in doc
     assert _external_refs(doc) == []
 
 

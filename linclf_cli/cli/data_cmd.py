@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from linclf_cli.data import download, locate
-from linclf_cli.data.cifar import verify_cifar10
+from linclf_cli.data.cifar import find_cifar10, verify_cifar10
 from linclf_cli.data.mnist import verify_mnist
 from linclf_cli.data.registry import DATASETS
 from linclf_cli.errors import DataError, LinclfError
@@ -77,26 +77,35 @@ def where(
         if as_json:
             typer.echo(json.dumps(rows, indent=2))
             return
-        table = Table(title="Dataset search order (first match wins)")
-        for col in ("#", "source", "exists"):
-            table.add_column(col, no_wrap=True)
-        for col in ("folder", *DATASETS):
-            table.add_column(col, overflow="fold")
+        # a list rather than a table: paths are printed whole (soft-wrapped by the terminal,
+        # never broken inside a name by linclf), so they can be copied at any width
+        out = _out()
+        out.print("[bold]Dataset search order[/] (first match wins):")
         for r in rows:
-            table.add_row(
-                str(r["rank"]), r["source"], "yes" if r["exists"] else "no", escape(r["path"]),
-                *(escape(r["datasets"][n]) if r["datasets"][n] else "-" for n in DATASETS),
-            )
-        _out().print(table)
+            state = "" if r["exists"] else " [dim](does not exist)[/]"
+            out.print(f"{r['rank']:>2}. {escape(r['source'])}: {escape(r['path'])}{state}",
+                      highlight=False, soft_wrap=True)
+            for n in DATASETS:
+                found = r["datasets"][n]
+                if found:
+                    rel = Path(found).relative_to(r["path"]) if Path(found).is_relative_to(r["path"]) else found
+                    out.print(f"      {n:<8} [green]found[/] in {escape(str(rel))}", highlight=False, soft_wrap=True)
+                elif r["exists"]:
+                    out.print(f"      {n:<8} [dim]not here[/]", highlight=False)
 
 
 def _verify_one(name: str, data_dir: Path | None) -> dict:
     try:
-        directory = locate.find_dataset(name, data_dir)
+        if name == "mnist":
+            directory = locate.find_dataset(name, data_dir)
+            files = verify_mnist(directory)
+        else:  # every complete version in the folder found (binary and/or python)
+            found = find_cifar10(data_dir)
+            directory = found[0][1] if len(found) == 1 else found[0][1].parent
+            files = [f for v, d in found for f in verify_cifar10(d, v)]
     except DataError as exc:
         return {"dataset": name, "directory": None, "ok": False,
                 "error": exc.message, "hint": exc.hint, "files": []}
-    files = verify_mnist(directory) if name == "mnist" else verify_cifar10(directory)
     ok = all(f["ok"] for f in files)
     hint = None if ok else (
         f"Replace the failing files in {directory} with good copies, or run "
@@ -110,18 +119,24 @@ def _verify_one(name: str, data_dir: Path | None) -> dict:
 def _print_report(report: dict, console: Console) -> None:
     title = f"{report['dataset']}: {escape(report['directory'] or 'not found')}"
     table = Table(title=title)
-    for col in ("file", "check", "status", "detail"):
+    for col in ("file", "version", "check", "status", "rows", "detail"):
         table.add_column(col, overflow="fold")
     for f in report["files"]:
         check = f.get("algorithm", "structure")
         status = "[green]OK[/]" if f["ok"] else "[red]FAIL[/]"
+        rows = f.get("rows")
+        if rows is None and f.get("shape"):
+            rows = f["shape"][0]
         if f["ok"]:
-            detail = f"{f['actual'][:16]}…" if f.get("actual") else f"{f.get('rows')} rows"
+            detail = (f"{f['actual'][:16]}…" if f.get("actual") else "class names")
+            if f.get("memo"):
+                detail += " (remembered)"
         else:
             detail = f["error"] or ""
             if f.get("actual") and f.get("expected") and f["actual"] != f["expected"]:
                 detail += f" (expected {f['expected']}, got {f['actual']})"
-        table.add_row(escape(f["file"]), check, status, escape(detail))
+        table.add_row(escape(f["file"]), f.get("version", "idx"), check, status,
+                      "-" if rows is None else str(rows), escape(detail))
     console.print(table)
 
 
@@ -131,7 +146,7 @@ def verify(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=_DATA_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON results to stdout."),
 ) -> None:
-    """Check every file's checksum (MNIST) and structure (MNIST and CIFAR-10).
+    """Check every file's checksum and structure; show its version, check and row count.
 
     Exits 1 if a dataset is missing or any file fails.
 

@@ -45,16 +45,18 @@ def report(
             from linclf_cli.data.locate import find_dataset
 
             find_dataset("mnist", data_dir)  # raises DataError naming the files and the fix
+        before = {p.task.ref: p.status for p in plans}
         outcome = run_plans(plans, jobs or scheduler.default_workers(), data_dir)
-        summarize(outcome)
-        text, expectations = build(tf, plans, results_dir)
+        summarize(outcome, before)
+        text, expectations = build(tf, plans, results_dir, _provenance())
         md, html = results_dir / "REPORT.md", results_dir / "report.html"
-        unchanged = md.exists() and html.exists() and md.read_text(encoding="utf-8") == text
-        if not unchanged:  # a fully cached report rewrites nothing
-            from linclf_cli.report.html import write_html  # markdown-it only when needed
+        from linclf_cli.report.html import write_report
 
-            io.atomic_write_text(md, text)
-            write_html(md, html, "linclf report")
+        write_report(text, md, html, "linclf report")  # both rebuilt every time, atomically
+        if pdf:
+            from linclf_cli.report.pdf import print_pdf
+
+            print_pdf(html, results_dir / "report.pdf")
     failed = [e for e in expectations if e["passed"] is False]
     n_pass = sum(1 for e in expectations if e["passed"])
     n_skip = sum(1 for e in expectations if e["passed"] is None)

@@ -51,7 +51,31 @@ class Ctx:
         return Path(path).relative_to(self.results).as_posix()
 
     def fig(self, ref: str, name: str, caption: str) -> str:
-        return f"![{caption}]({self.rel(self.dir(ref) / name)})\n\n*{caption}*\n"
+        """A numbered figure: the image, then (same paragraph) its caption in italics, which
+        report.html turns into ``<figure>`` + ``<figcaption>``."""
+        self.n_figures += 1
+        return f"![{caption}]({self.rel(self.dir(ref) / name)})\n*__Figure {self.n_figures}:__ {caption}*\n"
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>!|~&$#])")
+_MD_LINE_START = re.compile(r"^(\s*)([-+=>]|\d+[.)])", re.MULTILINE)
+_MATH_SPAN = re.compile(r"(\$\$[^$]+\$\$|\$[^$\n]+\$)")
+
+
+def md_escape(text) -> str:
+    """Untrusted text (from a tasks file, a results folder, a label) as literal markdown: every
+    character that could start markup is backslash-escaped and newlines become spaces, so it
+    can never become a link, an image, HTML, math, emphasis or a new block."""
+    text = _MD_SPECIAL.sub(r"\\\1", str(text).replace("\r", " ").replace("\n", " "))
+    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+
+
+def md_text(text) -> str:
+    """Like :func:`md_escape`, but ``$...$`` spans stay math (rendered to allow-listed
+    MathML) and line breaks are kept: for notes and descriptions written in tasks.yaml."""
+    parts = _MATH_SPAN.split(str(text))
+    out = "".join(part if i % 2 else _MD_SPECIAL.sub(r"\\\1", part) for i, part in enumerate(parts))
+    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), out)
 
 
 def fmt(v, digits: int = 4) -> str:
@@ -63,7 +87,7 @@ def fmt(v, digits: int = 4) -> str:
         if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
             return f"{v:.2e}"
         return f"{v:.{digits}f}"
-    return str(v)
+    return md_escape(v)  # a string read back from a results folder is text
 
 
 def pct(v: float | None, digits: int = 2) -> str:
@@ -72,7 +96,7 @@ def pct(v: float | None, digits: int = 2) -> str:
 
 def _cell(c) -> str:
     text = c if isinstance(c, str) else fmt(c)
-    return text.replace("|", "\\|").replace("\n", " ")
+    return re.sub(r"(?<!\\)\|", r"\\|", text).replace("\n", " ")  # md_escape'd pipes stay as they are
 
 
 def table(headers: list[str], rows: list[list]) -> list[str]:
@@ -85,13 +109,99 @@ def metrics_table(m: dict, keys: list[str]) -> list[str]:
     return table(["metric", "value"], [[k, m.get(k)] for k in keys if k in m])
 
 
-def expectation_rows(p: TaskPlan) -> list[list]:
+METRIC_WORDS = {
+    "val_accuracy": "validation accuracy", "train_accuracy": "training accuracy",
+    "test_accuracy": "test accuracy", "val_loss": "validation loss", "train_loss": "training loss",
+    "n_train": "training examples", "n_val": "validation examples", "n_test": "test examples",
+    "n_points": "grid points", "steps": "updates", "steps_per_epoch": "steps per epoch",
+    "max_abs_error": "largest |numeric − analytic| gradient entry", "passed": "the starter's tests pass",
+    "binary_zero_weight_mean_output": "mean binary output at zero weights",
+    "softmax_zero_weight_mean_output": "mean softmax output at zero weights",
+    "one_hot_sums_to_one": "every one-hot row sums to 1", "stopped_epoch": "early-stop epoch",
+    "accuracy_gap": "training − validation accuracy", "weight_sum_of_squares": "‖W‖² (sum of squares)",
+    "best_lambda": "best λ", "norm_decreases_with_lambda": "‖W‖² falls as λ grows",
+    "train_cost_epoch1": "training cost after epoch 1", "test_gain": "test-accuracy gain",
+    "largest_single_gain": "largest single change", "max_test_accuracy": "best test accuracy",
+    "best_val_accuracy": "best validation accuracy", "best_test_accuracy": "test accuracy of the selected point",
+    "correct_more_confident": "correct predictions more confident",
+    "forward_abs_diff": "Σ |scores − correct scores|", "loss_abs_diff": "|loss − correct loss|",
+    "gradcheck_max_rel_error": "largest relative gradient error", "toy_final_loss": "final toy training loss",
+    "at_chance": "stays at chance",
+}
+_TOKEN_WORDS = {"val": "validation", "train": "training", "acc": "accuracy", "n": "number of",
+                "lam": "λ", "lambda": "λ", "eta": "η", "abs": "absolute", "rel": "relative"}
+
+
+def _words(key: str) -> str:
+    return METRIC_WORDS.get(key) or " ".join(_TOKEN_WORDS.get(w, w) for w in key.split("_"))
+
+
+def _point_label(item) -> str | None:
+    if not isinstance(item, dict):
+        return None
+    for k, shown in (("lambda", "λ = {:g}"), ("layers", "{} layers"), ("label", "{}"), ("name", "{}")):
+        if item.get(k) is not None:
+            return shown.format(item[k])
+    return None
+
+
+def metric_words(metric: str, own: dict | None = None, deps: dict[str, dict] | None = None) -> str:
+    """``points.3.val_accuracy`` -> "validation accuracy (λ = 0.002)"; ``2b:val_accuracy`` ->
+    "validation accuracy of task 2b". List items are named by their λ, depth or label when the
+    metrics at hand say which; otherwise by their position."""
+    dep, _, path = metric.rpartition(":")
+    metrics = (deps or {}).get(dep, {}) if dep else (own or {})
+    parts = path.split(".")
+    words: list[str] = []
+    where: list[str] = []
+    cur = metrics
+    for part in parts:
+        if part.lstrip("-").isdigit():
+            item = cur[int(part)] if isinstance(cur, list) and -len(cur) <= int(part) < len(cur) else None
+            where.append(_point_label(item) or f"entry {int(part) + 1}")
+            cur = item
+        else:
+            words.append(_words(part))
+            cur = cur.get(part) if isinstance(cur, dict) else None
+    # "points.3.val_accuracy" -> the last word is the quantity, the container name adds nothing
+    text = words[-1] if where else " of ".join(reversed(words))
+    if where:
+        text += f" ({', '.join(where)})"
+    if dep:
+        text += f" (task {dep.split('/')[-1]})"
+    return text
+
+
+_NUM = r"(-?[0-9.eE+-]+)"
+
+
+def condition_words(cond: str) -> str:
+    """``>= 0.5 and <= 0.5`` -> ``= 0.5``; ``>= 0.2 and <= 0.37`` -> ``0.2 ≤ · ≤ 0.37``;
+    ``== 4005`` -> ``= 4005``; ``holds`` -> ``true``."""
+    m = re.fullmatch(rf">= {_NUM} and <= {_NUM}", cond or "")
+    if m:
+        lo, hi = m.groups()
+        return f"= {lo}" if float(lo) == float(hi) else f"between {lo} and {hi}"
+    text = (cond or "").replace(">=", "≥").replace("<=", "≤").replace("==", "=")
+    return {"holds": "true", "= False": "false", "= True": "true"}.get(text, text)
+
+
+def _descriptions(p: TaskPlan) -> list[str | None]:
+    """Each expectation's note as tasks.yaml words it now (the stored copy may be older)."""
+    return [e.description for e in p.task.expect]
+
+
+def expectation_rows(p: TaskPlan, deps: dict[str, dict] | None = None) -> list[list]:
     rows = []
-    for e in (p.result or {}).get("expectations", []):
+    own = (p.result or {}).get("metrics", {})
+    current = _descriptions(p)
+    for i, e in enumerate((p.result or {}).get("expectations", [])):
         val = e["value"]
-        shown = json.dumps(val) if isinstance(val, (list, dict)) else fmt(val, 6)
-        rows.append([f"`{e['metric']}`", e["condition"], shown, "✔ pass" if e["passed"] else "✗ fail",
-                     e.get("description") or ""])
+        shown = md_escape(json.dumps(val)) if isinstance(val, (list, dict)) else fmt(val, 6)
+        same = i < len(current) and p.task.expect[i].metric == e["metric"]
+        note = (current[i] if same else e.get("description")) or ""
+        rows.append([md_escape(metric_words(e["metric"], own, deps)), md_escape(condition_words(e["condition"])),
+                     shown, "✔ pass" if e["passed"] else "✗ fail", md_text(note)])
     return rows
 
 
@@ -132,22 +242,25 @@ def build(tf, plans: list[TaskPlan], results: Path) -> tuple[str, list[dict]]:
         tasks = [t for t in a.tasks if t.ref in by_ref]
         if not tasks:
             continue
-        lines += [f"## {a.title}", ""]
+        lines += [f"## {md_escape(a.title)}", ""]
         if a.description:
-            lines += [a.description, ""]
-        if a.id in INTROS:
+            lines += [md_text(a.description), ""]
+        missing = [t for t in tasks if by_ref[t.ref].status == "unavailable"]
+        if missing:
+            lines += _not_run_paragraph(missing, [by_ref[t.ref].reason for t in missing], len(tasks))
+            n_exp = sum(len(t.expect) for t in missing)
+            not_run.append((a.id, _root_reason(by_ref[missing[0].ref].reason), len(missing), n_exp))
+            all_expect += [{"task": t.ref, "metric": e.metric, "passed": None,
+                            "condition": condition_text(e), "value": None, "status": "not run"}
+                           for t in missing for e in t.expect]
+        ran = [t for t in tasks if by_ref[t.ref].status != "unavailable"]
+        if ran and a.id in INTROS:
             lines += INTROS[a.id](ctx)
-        for t in tasks:
+        for t in ran:
             p = by_ref[t.ref]
-            lines += [f"### Task {t.id}: {t.spec.title}", ""]
-            if p.status == "unavailable":
-                lines += [f"**Not run:** {p.reason}. " + _how_to_get(p.reason), ""]
-                all_expect += [{"task": t.ref, "metric": e.metric, "passed": None,
-                                "condition": condition_text(e), "value": None, "status": "not run"}
-                               for e in t.expect]
-                continue
+            lines += [f"### {md_escape(task_heading(t.id, t.spec.title))}", ""]
             if p.result is None:
-                lines += [f"**Failed:** {p.reason}", ""]
+                lines += [f"**Failed:** {md_escape(p.reason)}", ""]
                 all_expect += [{"task": t.ref, "metric": e.metric, "passed": False,
                                 "condition": condition_text(e), "value": None, "status": "failed"}
                                for e in t.expect]
@@ -163,14 +276,23 @@ def build(tf, plans: list[TaskPlan], results: Path) -> tuple[str, list[dict]]:
     n_fail = sum(1 for e in all_expect if e["passed"] is False)
     n_skip = sum(1 for e in all_expect if e["passed"] is None)
     n_pass = sum(1 for e in all_expect if e["passed"])
-    lines += [f"{n_pass} passed, {n_fail} failed, {n_skip} not run.", ""]
+    lines += [f"{n_pass} passed, {n_fail} failed" + (f", {n_skip} not run (data missing)" if n_skip else "")
+              + ".", ""]
     rows = []
     for e in all_expect:
-        badge = {"pass": "✔ pass", "fail": "✗ fail", "failed": "✗ fail", "not run": "– not run"}[e["status"]]
+        if e["status"] == "not run":
+            continue  # one line per assignment below, not one per expectation
+        p = by_ref[e["task"]]
+        badge = {"pass": "✔ pass", "fail": "✗ fail", "failed": "✗ fail"}[e["status"]]
         val = e.get("value")
-        rows.append([e["task"], f"`{e['metric']}`", e.get("condition", ""),
-                     json.dumps(val) if isinstance(val, (list, dict)) else fmt(val, 6), badge])
+        rows.append([_task_link(ctx, p), md_escape(metric_words(e["metric"], (p.result or {}).get("metrics", {}),
+                                                                _dep_metrics(ctx, p.task))),
+                     md_escape(condition_words(e.get("condition", ""))),
+                     md_escape(json.dumps(val)) if isinstance(val, (list, dict)) else fmt(val, 6), badge])
+    for aid, reason, n_tasks, n_exp in not_run:
+        rows.append([aid, f"{n_exp} expectations of {n_tasks} tasks", "", md_escape(reason), "– not run"])
     lines += table(["task", "metric", "expected", "measured", "result"], rows)
+    lines += provenance_lines(ctx, plans, provenance or {})
     return "\n".join(lines) + "\n", all_expect
 
 

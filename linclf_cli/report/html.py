@@ -4,11 +4,15 @@
 * Math: ``$...$`` / ``$$...$$`` converted to MathML with latex2mathml (rendered natively by
   browsers: no JavaScript, no fonts, no network). A formula that fails to convert is shown as
   its LaTeX source in ``<code class="math-error">``.
-* Images: every local image is inlined as a ``data:`` URI (resolved relative to ``base_dir``).
-  A missing file becomes a visible "missing figure: path" note; a remote image is *not* fetched
-  and becomes an "external figure not embedded" note, so nothing is loaded from the network.
-* Raw HTML written in the markdown is passed through, but its ``src=`` attributes get the same
-  treatment as markdown images.
+* Text is text: raw HTML in the markdown is shown as text (markdown-it ``html: False``); the
+  report's own markup (figures, badges, table of contents) is made here.  MathML from
+  latex2mathml is kept only when every element and attribute is on a MathML allow-list.
+* Images: only PNG, SVG and JPEG files inside ``base_dir`` (after resolving links: no absolute
+  paths, no ``file:`` or ``data:`` URLs, no ``..`` out, no symbolic links) whose bytes match
+  their type are inlined as ``data:`` URIs.  Anything else becomes a visible "figure not
+  embedded" note; a remote image is never fetched.
+* ``report.html`` carries a Content-Security-Policy that allows nothing but inline styles and
+  ``data:`` images (no scripts, no network).
 * A table of contents from the h2/h3 headings (ids are slugs of the heading text).
 
 The only ``http(s)://`` strings in the output are those the markdown author wrote as link
@@ -18,8 +22,7 @@ targets or text (the MathML namespace attribute is dropped: HTML5 does not need 
 from __future__ import annotations
 
 import base64
-import html as _html
-import mimetypes
+import os
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -107,15 +110,28 @@ _BADGE = re.compile(
     r"|(?:⏭️?|➖|⚪|⏸️?|–)\s*(?:skip(?:ped)?|not run)\b)",
     re.IGNORECASE,
 )
-_SRC_ATTR = re.compile(r"""(\ssrc\s*=\s*)(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 _MIME = {
     ".png": "image/png",
     ".svg": "image/svg+xml",
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
 }
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+MAX_FIGURE_BYTES = 32 << 20
+_SVG_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*<svg[\s>]",
+                        re.DOTALL | re.IGNORECASE)
+_MATHML_TAGS = frozenset(
+    "math mrow mi mn mo mtext mspace ms mfrac msqrt mroot mstyle merror mpadded mphantom mfenced "
+    "menclose msub msup msubsup munder mover munderover mmultiscripts mprescripts none mtable "
+    "mtr mtd mlabeledtr maligngroup malignmark semantics annotation".split())
+_MATHML_ATTRS = frozenset(
+    "display mathvariant stretchy fence separator separators lspace rspace columnalign rowalign "
+    "rowspacing columnspacing columnlines rowlines frame width height depth minsize maxsize "
+    "movablelimits accent accentunder linethickness symmetric largeop form notation scriptlevel "
+    "displaystyle mathsize open close align equalrows equalcolumns columnwidth class voffset "
+    "numalign denomalign bevelled encoding".split())
+_TAG = re.compile(r"<(/?)([A-Za-z][\w.-]*)((?:\s+[\w:.-]+=\"[^\"<>]*\")*)\s*(/?)>")
+_ATTR = re.compile(r"\s+([\w:.-]+)=\"[^\"<>]*\"")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -134,15 +150,75 @@ def latex_to_mathml(latex: str, display: bool) -> str:
     try:
         from latex2mathml.converter import convert
 
-        out = convert(latex, display="block" if display else "inline")
+        out = _MATHML_XMLNS.sub("", convert(latex, display="block" if display else "inline"))
     except Exception:  # latex2mathml raises many exception types on malformed input
+        out = None
+    if out is None or not _safe_mathml(out):
         return f'<code class="math-error" title="could not convert formula">{escapeHtml(latex)}</code>'
-    return _MATHML_XMLNS.sub("", out)
+    return out
 
 
-def _data_uri(path: Path) -> str:
-    mime = _MIME.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+def _safe_mathml(markup: str) -> bool:
+    """True when ``markup`` is MathML elements and attributes from the allow-list only, with
+    no ``<`` or ``>`` outside tags (latex2mathml copies ``\\text{...}`` unescaped)."""
+    pos = 0
+    for m in _TAG.finditer(markup):
+        if "<" in markup[pos:m.start()] or ">" in markup[pos:m.start()]:
+            return False
+        if m.group(2) not in _MATHML_TAGS:
+            return False
+        if any(a not in _MATHML_ATTRS for a in _ATTR.findall(m.group(3))):
+            return False
+        pos = m.end()
+    rest = markup[pos:]
+    return "<" not in rest and ">" not in rest
+
+
+def _type_matches(mime: str, data: bytes) -> bool:
+    if mime == "image/png":
+        return data.startswith(b"\x89PNG\r\n\x1a\n")
+    if mime == "image/jpeg":
+        return data.startswith(b"\xff\xd8\xff")
+    if mime == "image/svg+xml":
+        return _SVG_START.match(data[:4096].removeprefix(b"\xef\xbb\xbf")) is not None
+    return False
+
+
+def _figure_file(src: str, base_dir: Path) -> tuple[Path | None, str]:
+    """The figure file ``src`` names inside ``base_dir``, or (None, why not)."""
+    rel = unquote(urlsplit(src).path)
+    if not rel or src.startswith(("/", "\\")) or rel.startswith("/") or _EXTERNAL.match(src):
+        return None, "not a relative path inside the results folder"
+    parts = Path(rel).parts
+    if any(part in ("..", "") for part in parts):
+        return None, "not a relative path inside the results folder"
+    path = base_dir
+    for part in parts:
+        path = path / part
+        if path.is_symlink():
+            return None, "a symbolic link"
+    try:
+        real, root = path.resolve(strict=True), base_dir.resolve()
+    except OSError:
+        return None, "missing"
+    if root not in real.parents:
+        return None, "outside the results folder"
+    if not real.is_file():
+        return None, "not a file"
+    return real, ""
+
+
+def _data_uri(path: Path) -> str | None:
+    """``data:`` URI of a PNG/SVG/JPEG whose bytes match its type, else None."""
+    mime = _MIME.get(path.suffix.lower())
+    if mime is None or path.stat().st_size > MAX_FIGURE_BYTES:
+        return None
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(MAX_FIGURE_BYTES + 1)
+    if not _type_matches(mime, data):
+        return None
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def _missing(kind: str, src: str) -> str:
@@ -150,19 +226,20 @@ def _missing(kind: str, src: str) -> str:
 
 
 def _embed_src(src: str, base_dir: Path) -> tuple[str | None, str | None]:
-    """(data_uri, None) on success, else (None, note_html)."""
-    if src.startswith("data:"):
-        return src, None
-    if src.lower().startswith("file:"):
-        path = Path(unquote(urlsplit(src).path))
-    elif _EXTERNAL.match(src):
+    """(data_uri, None) for a PNG/SVG/JPEG inside ``base_dir``, else (None, note_html)."""
+    if re.match(r"^(?:https?:)?//", src, re.IGNORECASE):
         return None, _missing("external figure not embedded", src)
-    else:
-        path = base_dir / unquote(urlsplit(src).path)  # an absolute path stays absolute
+    path, why = _figure_file(src, base_dir)
+    if path is None:
+        kind = "missing figure" if why == "missing" else f"figure not embedded ({why})"
+        return None, _missing(kind, unquote(src))
     try:
-        return _data_uri(path), None
+        uri = _data_uri(path)
     except OSError:
         return None, _missing("missing figure", unquote(src))
+    if uri is None:
+        return None, _missing("figure not embedded (not a PNG, SVG or JPEG file)", unquote(src))
+    return uri, None
 
 
 def _plain_text(inline: Token) -> str:
@@ -226,7 +303,7 @@ def _figures_rule(state: Any) -> None:
 
 
 def _make_md(base_dir: Path) -> MarkdownIt:
-    md = MarkdownIt("commonmark").enable("table")
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")  # raw HTML is shown as text
     dollarmath_plugin(
         md,
         renderer=lambda content, cfg: latex_to_mathml(content, bool(cfg.get("display_mode"))),
@@ -249,14 +326,6 @@ def _make_md(base_dir: Path) -> MarkdownIt:
         text = escapeHtml(tokens[idx].content)
         return _BADGE.sub(lambda m: f'<span class="{_badge_class(m.group(1))}">{m.group(1)}</span>', text)
 
-    def rewrite_raw(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
-        def sub(m: re.Match[str]) -> str:
-            src = _html.unescape(m.group(2) if m.group(2) is not None else m.group(3))
-            uri, _ = _embed_src(src, base_dir)
-            return f'{m.group(1)}"{escapeHtml(uri or "data:,")}"'
-
-        return _SRC_ATTR.sub(sub, tokens[idx].content)
-
     def table_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
         return '<div class="table-wrap">\n' + self.renderToken(tokens, idx, options, env)
 
@@ -266,8 +335,6 @@ def _make_md(base_dir: Path) -> MarkdownIt:
     md.core.ruler.push("linclf_figures", _figures_rule)
     md.add_render_rule("image", render_image)
     md.add_render_rule("text", render_text)
-    md.add_render_rule("html_inline", rewrite_raw)
-    md.add_render_rule("html_block", rewrite_raw)
     md.add_render_rule("table_open", table_open)
     md.add_render_rule("table_close", table_close)
     return md
@@ -352,6 +419,7 @@ def markdown_to_html(md_text: str, base_dir: Path, title: str) -> str:
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escapeHtml(title)}</title>\n"
         f"<style>\n{CSS}\n</style>\n"
@@ -359,6 +427,16 @@ def markdown_to_html(md_text: str, base_dir: Path, title: str) -> str:
         f"{body}"
         "</main>\n</body>\n</html>\n"
     )
+
+
+def write_report(text: str, md_path: Path, html_path: Path, title: str) -> Path:
+    """Write REPORT.md (``text``) and render ``report.html`` from ``text`` itself, both
+    atomically and every time: a report.html that linclf did not just write (a hand-edited
+    or committed one) is never kept, whatever REPORT.md holds."""
+    md_path, html_path = Path(md_path), Path(html_path)
+    atomic_write_text(md_path, text)
+    atomic_write_text(html_path, markdown_to_html(text, md_path.parent, title))
+    return html_path
 
 
 def write_html(md_path: Path, html_path: Path, title: str) -> Path:

@@ -9,7 +9,7 @@ import numpy as np
 
 from linclf_cli.runs.dd2424 import load_history
 
-from .builder import INTROS, Ctx, fmt, pct, section, table
+from .builder import INTROS, Ctx, fmt, md_escape, pct, section, table
 
 A = "dd2424-a1"
 RUNS = ("run1", "run2", "run3", "run4")
@@ -74,9 +74,10 @@ def s_run(ctx: Ctx, p) -> list[str]:
     m = ctx.metrics(r)
     rises, _ = val_loss_rises(ctx.dir(r))
     what = f"λ = {m['lam']:g}, η = {m['eta']:g}"
-    out = [ctx.fig(r, "loss.png", f"{p.task.id}: training and validation loss per epoch ({what})"),
-           ctx.fig(r, "cost.png", f"{p.task.id}: training and validation cost per epoch ({what})"),
-           ctx.fig(r, "templates.png", f"{p.task.id}: the learnt W as class templates ({what})"),
+    name = md_escape(p.task.spec.title.split(":")[0])  # "Run 1", "Bonus 2.2"
+    out = [ctx.fig(r, "loss.png", f"{name}: training and validation loss per epoch ({what})"),
+           ctx.fig(r, "cost.png", f"{name}: training and validation cost per epoch ({what})"),
+           ctx.fig(r, "templates.png", f"{name}: the learnt W as class templates ({what})"),
            f"{_model_name(m)}, {what}, n_batch {m['n_batch']}, {m['epochs']} epochs ({m['steps']} updates "
            f"on {m['n_train']} training images). **Test accuracy {pct(m['test_accuracy'])}** "
            f"({m['n_test']} test images). Training cost after epoch 1: {fmt(m['train_cost_epoch1'])}. "
@@ -191,7 +192,7 @@ def s_grid(ctx: Ctx, p) -> list[str]:
 def s_histograms(ctx: Ctx, p) -> list[str]:
     m = ctx.metrics(p.task.ref)
     pn = m["panels"]
-    rows = [[x["label"], f"{x['eta']:g}", pct(x["test_accuracy"]), pct(x["accuracy_gap"]),
+    rows = [[md_escape(x["label"]), f"{x['eta']:g}", pct(x["test_accuracy"]), pct(x["accuracy_gap"]),
              fmt(x["loss_gap"]), fmt(x["mean_p_true_correct"]), fmt(x["mean_p_true_incorrect"]),
              fmt(x["median_p_true"])] for x in pn]
     out = [ctx.fig(p.task.ref, "histograms.png", "Bonus 2.2: test-set probability of the ground-truth class, "
@@ -203,20 +204,20 @@ def s_histograms(ctx: Ctx, p) -> list[str]:
     if len(pn) == 2:
         s, g = pn
         out += [
-            f"Test accuracy: {s['label']} {pct(s['test_accuracy'])}, {g['label']} {pct(g['test_accuracy'])}. "
+            f"Test accuracy: {md_escape(s['label'])} {pct(s['test_accuracy'])}, {md_escape(g['label'])} {pct(g['test_accuracy'])}. "
             f"The mean probability of the true class for correctly classified images is "
-            f"{fmt(s['mean_p_true_correct'])} ({s['label']}) and {fmt(g['mean_p_true_correct'])} ({g['label']}); "
+            f"{fmt(s['mean_p_true_correct'])} ({md_escape(s['label'])}) and {fmt(g['mean_p_true_correct'])} ({md_escape(g['label'])}); "
             f"for misclassified ones {fmt(s['mean_p_true_incorrect'])} and {fmt(g['mean_p_true_incorrect'])}. "
             "The sigmoid outputs are ten independent yes/no probabilities that need not sum to one, so "
             "their histogram shape differs from the softmax's, which shares one unit of probability "
             "between the classes.",
             "",
             f"Overfitting, judged by the train–validation accuracy gap: {pct(s['accuracy_gap'])} "
-            f"({s['label']}) against {pct(g['accuracy_gap'])} ({g['label']}) — "
+            f"({md_escape(s['label'])}) against {pct(g['accuracy_gap'])} ({md_escape(g['label'])}) — "
             + ("the sigmoid model overfits less." if g["accuracy_gap"] < s["accuracy_gap"]
                else "the sigmoid model overfits as much or more.")
             + " (The loss gaps are on different scales, cross-entropy against the mean of K binary "
             "cross-entropies, so the accuracy gap is the comparable measure.)", ""]
-        out += [ctx.fig(s["task"], "loss.png", f"{s['label']}: loss curves"),
-                ctx.fig(g["task"], "loss.png", f"{g['label']}: loss curves")]
+        out += [ctx.fig(s["task"], "loss.png", f"{md_escape(s['label'])}: loss curves"),
+                ctx.fig(g["task"], "loss.png", f"{md_escape(g['label'])}: loss curves")]
     return out
