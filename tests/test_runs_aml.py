@@ -36,7 +36,7 @@ def sgd_run(data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "sgd"
     calls = []
     ctx = RunContext(data_dir=data_dir, argv=["linclf", "aml"],
-                     progress=lambda d, t: calls.append((d, t)))
+                     progress=lambda d, t, fields: calls.append((d, t)))
     return out, aml.run(AmlConfig(**SGD), out, ctx), calls
 
 
@@ -44,7 +44,7 @@ def sgd_run(data_dir, tmp_path_factory):
 def adam_run(data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "adam"
     calls = []
-    ctx = RunContext(data_dir=data_dir, progress=lambda d, t: calls.append((d, t)))
+    ctx = RunContext(data_dir=data_dir, progress=lambda d, t, fields: calls.append((d, t)))
     return out, aml.run(AmlConfig(**ADAM), out, ctx), calls
 
 

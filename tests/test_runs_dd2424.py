@@ -36,7 +36,7 @@ def base_run(data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "base"
     calls = []
     ctx = RunContext(data_dir=data_dir, argv=["linclf", "test"],
-                     progress=lambda done, total: calls.append((done, total)))
+                     progress=lambda done, total, fields: calls.append((done, total)))
     metrics = dd2424.run(Dd2424Config(**FAST), out, ctx)
     return out, metrics, calls
 

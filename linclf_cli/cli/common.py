@@ -12,37 +12,36 @@ import typer
 from rich.markup import escape
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress
 
 from linclf_cli.errors import Interrupted, LinclfError, UsageError
 
-err_console = Console(stderr=True)
+from . import progress as _progress
+
+err_console = Console(stderr=True)  # human messages and progress; silenced by --quiet
+error_console = Console(stderr=True)  # errors: never silenced
+
+
+def set_quiet(quiet: bool) -> None:
+    """``--quiet``: no progress and no messages on stderr, only errors (stdout unchanged)."""
+    err_console.quiet = bool(quiet)
 
 
 def make_progress(console: Console | None = None) -> Progress:
-    """A Rich progress display on stderr, silent when stderr is not a terminal."""
-    console = console or err_console
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-        disable=not console.is_terminal, transient=False)
+    """A Rich progress display on stderr, silent when stderr is not a terminal or --quiet."""
+    return _progress.make_progress(console or err_console)
 
 
 @contextlib.contextmanager
 def progress_callback(description: str, console: Console | None = None) -> Iterator:
-    """Yields ``callback(done, total)`` that drives one progress bar."""
-    with make_progress(console) as progress:
-        task = progress.add_task(description, total=None)
-
-        def callback(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        yield callback
+    """Yields ``callback(done, total, fields)`` that drives one progress bar."""
+    with _progress.progress_callback(description, console or err_console) as cb:
+        yield cb
 
 
 def report_error(exc: LinclfError, console: Console | None = None) -> int:
     """Print a one-paragraph error (no traceback) and return the exit code."""
-    console = console or err_console
+    console = console or error_console
     kind = "Usage error" if exc.exit_code == 2 else "Error"
     text = escape(exc.message) + (f" {escape(exc.hint)}" if exc.hint else "")
     console.print(f"[bold red]{kind}:[/] {text}", highlight=False, soft_wrap=True)
@@ -94,28 +93,17 @@ def handle_errors(fn: Callable) -> Callable:
             raise typer.Exit(report_error(exc)) from None
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP turned into Interrupted
             signum = getattr(exc, "signum", signal.SIGINT)
-            err_console.print("[bold red]Interrupted.[/] Nothing half-written was kept; "
-                              "unfinished runs are redone next time.", highlight=False)
+            error_console.print("[bold red]Interrupted.[/] Nothing half-written was kept; "
+                                "unfinished runs are redone next time.", highlight=False)
             raise typer.Exit(128 + int(signum)) from None
 
     return wrapper
 
 
-def job_progress_hook(progress: Progress, n_jobs: int, description: str = "all runs"):
-    """A scheduler hook drawing one overall bar plus one bar per running job."""
-    overall = progress.add_task(description, total=n_jobs or 1)
-    bars: dict[str, int] = {}
-
-    def hook(event: str, label: str, done: int, total: int) -> None:
-        if event == "start":
-            bars[label] = progress.add_task(label, total=None)
-        elif event == "progress" and label in bars:
-            progress.update(bars[label], completed=done, total=total)
-        elif event in ("done", "failed") and label in bars:
-            progress.update(bars[label], completed=1, total=1, visible=False)
-            progress.advance(overall)
-
-    return hook
+def job_progress_hook(progress: Progress, n_jobs: int, description: str = "all runs") -> _progress.JobProgress:
+    """A scheduler hook drawing one overall bar plus one bar per job (queued or running);
+    call its ``finish()`` when the scheduler returns."""
+    return _progress.JobProgress(progress, n_jobs, description)
 
 
 def parse_hidden(values: list[str]) -> list[int]:

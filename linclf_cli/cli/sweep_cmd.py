@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from linclf_cli.runs import io, sweep
@@ -23,16 +22,17 @@ from .tasks_cmd import DataDir
 @handle_errors
 def sweep_lambda(
     lambdas: Annotated[list[float], typer.Option("--lambda", "-l", help="L2 coefficient c (repeatable) (default: 2, 0.2, 0.02, 0.002).", show_default=False)] = [],
-    epochs: Annotated[int, typer.Option("--epochs", "-e")] = 50,
-    lr: Annotated[float, typer.Option("--lr")] = 0.01,
-    batch_size: Annotated[int, typer.Option("--batch-size", "-b")] = 128,
-    early_stopping: Annotated[bool, typer.Option("--early-stopping/--no-early-stopping", help="E.5: off by default (the solution had it on).")] = False,
+    epochs: Annotated[int, typer.Option("--epochs", "-e", help="Epochs per point.")] = 50,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 0.01,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Mini-batch size.")] = 128,
+    early_stopping: Annotated[bool, typer.Option("--early-stopping/--no-early-stopping", help="Stop a point early when its validation loss stops improving (off by default, as the text has it for task 4; the course solution had it on).")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Same seed for every point.")] = 0,
-    dtype: Annotated[str, typer.Option("--dtype")] = "float32",
+    dtype: Annotated[str, typer.Option("--dtype", help="float32 (fast) or float64.")] = "float32",
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel trainings (default: cores).", show_default=False)] = 0,
     force: Annotated[bool, typer.Option("--force", help="Retrain finished points too.")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Sweep directory (one sub-directory per λ).")] = Path("runs/sweep-lambda"),
     data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The sweep summary (sweep.json) on stdout instead of the folder.")] = False,
 ) -> None:
     """Train one softmax model per λ in parallel (finished points are skipped) and draw the 4c
     figure (validation accuracy against steps) and the 4e figure (‖W‖² against λ).
@@ -54,6 +54,7 @@ def sweep_lambda(
         with make_progress() as progress:
             hook = job_progress_hook(progress, len(todo), "sweep")
             errors = scheduler.run_jobs(todo, jobs or scheduler.default_workers(), data_dir, sys.argv, hook)
+            hook.finish()
         if errors:
             for label, msg in errors.items():
                 err_console.print(f"[red]failed[/] {label}: {msg}", highlight=False)
@@ -68,5 +69,5 @@ def sweep_lambda(
         t.add_row(f"{r['lambda']:g}", f"{r['val_accuracy']:.4f}", f"{r['train_accuracy']:.4f}",
                   f"{r['weight_sum_of_squares']:.3f}", f"{r['weight_frobenius_norm']:.3f}",
                   str(r["stopped_epoch"]))
-    Console(stderr=True).print(t)
-    typer.echo(str(out))
+    err_console.print(t)
+    typer.echo(io.to_json(dict(summary, sweep_dir=str(out))).rstrip() if as_json else str(out))

@@ -1,14 +1,25 @@
-"""``linclf tasks`` and ``linclf run``: list and run the report tasks of tasks.yaml."""
+"""``linclf tasks`` and ``linclf run``: list and run the report tasks of tasks.yaml.
+
+The tasks file is ``--tasks-file``, else ``./tasks.yaml``, else the copy shipped inside the
+package, so both work from any directory; the one used is named on stderr.  Results go to
+``--results-dir``, by default ``./results`` in the current directory (never next to a
+packaged tasks file, which lives inside the installation).
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
+from collections import Counter
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from linclf_cli.errors import LinclfError, UsageError
@@ -18,12 +29,39 @@ from linclf_cli.tasks.schema import TaskFile, load_task_file
 
 from .common import err_console, handle_errors, job_progress_hook, make_progress
 
-TasksFile = Annotated[Path, typer.Option("--tasks-file", "-f", help="The task definitions.")]
-ResultsDir = Annotated[Path, typer.Option("--results-dir", "-r", help="Where task outputs go.")]
+TasksFile = Annotated[Optional[Path], typer.Option(
+    "--tasks-file", "-f", show_default=False,
+    help="The task definitions (default: tasks.yaml in the current directory, else the copy shipped with linclf).")]
+ResultsDir = Annotated[Path, typer.Option("--results-dir", "-r", help="Where task outputs go (default: results/ in the current directory).")]
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Dataset folder (else $LINCLF_DATA_DIR, then the user cache).")]
 
 STATUS_STYLE = {"up-to-date": "green", "stale": "yellow", "missing": "yellow",
                 "unavailable": "dim", "failed": "red"}
+STATUS_TEXT = {"up-to-date": "up to date", "unavailable": "skipped"}
+TO_RUN = ("missing", "stale")
+DATASET_NAMES = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
+
+
+def packaged_tasks_file() -> Path:
+    """The tasks.yaml shipped inside the package (a symlink to the repository's in a checkout)."""
+    return Path(str(resources.files("linclf_cli") / "tasks.yaml"))
+
+
+def find_tasks_file(option: Path | None, cwd: Path | None = None) -> tuple[Path, str]:
+    """``--tasks-file``, else ./tasks.yaml, else the packaged copy -> (path, where it came from)."""
+    if option is not None:
+        return Path(option), "--tasks-file"
+    local = (cwd or Path.cwd()) / "tasks.yaml"
+    if local.is_file():
+        return Path("tasks.yaml") if cwd is None else local, "current directory"
+    return packaged_tasks_file(), "shipped with linclf"
+
+
+def load_tasks(option: Path | None) -> TaskFile:
+    """Find, name (one line on stderr) and load the tasks file."""
+    path, source = find_tasks_file(option)
+    err_console.print(f"[dim]Tasks file: {escape(str(path))} ({source})[/]", highlight=False)
+    return load_task_file(path)
 
 
 def select(tf: TaskFile, names: list[str], all_: bool) -> list:
@@ -35,49 +73,119 @@ def select(tf: TaskFile, names: list[str], all_: bool) -> list:
     return tf.resolve(names)
 
 
+def _reason(p: scheduler.TaskPlan) -> str:
+    """Why a task is not up to date, in words (dataset names as people write them)."""
+    from .progress import display_label
+
+    text = p.reason.replace(f"{p.task.assignment}/", "")  # 2b rather than tdt4265-a1/2b
+    head, sep, rest = text.partition(": ")
+    if sep and p.status == "missing" and rest.startswith("never run"):
+        return rest  # which of its runs is first does not matter
+    if sep and head.split(" [")[0] == p.task.id:  # "4c [lambda-2]: config changed" -> "λ = 2: ..."
+        text = (display_label(head).removeprefix(p.task.id).strip() + ": " + rest).removeprefix(": ")
+    for key, name in DATASET_NAMES.items():
+        text = text.replace(f"{key} data not found", f"{name} not found")
+    return text
+
+
 def status_table(plans: list[scheduler.TaskPlan], title: str = "Tasks", explain: bool = True) -> Table:
-    t = Table(title=title)
-    for c in ("task", "title", "command", "status") + (("why",) if explain else ()):
-        t.add_column(c, overflow="fold")
+    """One line per task at 80 columns: ids and statuses never cut, long titles end in '…';
+    the reasons wrap between words.  Skipped (data missing) tasks give their reason once per
+    assignment, below the table (see :func:`skipped_lines`)."""
+    show_why = explain and any(p.status not in ("up-to-date", "unavailable") for p in plans)
+    # expand + ratio: the task and status columns keep their width, title and why share the rest
+    t = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, title_justify="left",
+              expand=True)
+    t.add_column("task", no_wrap=True, min_width=max([4] + [len(p.task.ref) for p in plans]))
+    t.add_column("status", no_wrap=True, min_width=10)
+    t.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1)
+    if show_why:
+        t.add_column("why", overflow="ellipsis", max_width=32)  # wraps between words past 32
     for p in plans:
         style = STATUS_STYLE.get(p.status, "")
-        row = [p.task.ref, p.task.spec.title, p.task.spec.command,
-               f"[{style}]{p.status}[/]" if style else p.status]
-        t.add_row(*row, *((p.reason,) if explain else ()))
+        status = STATUS_TEXT.get(p.status, p.status)
+        row = [p.task.ref, f"[{style}]{status}[/]" if style else status, escape(p.task.spec.title)]
+        if show_why:
+            row.append(escape(_reason(p)) if p.status not in ("up-to-date", "unavailable") else "")
+        t.add_row(*row)
     return t
 
 
+def skipped_lines(plans: list[scheduler.TaskPlan]) -> list[str]:
+    """``skipped dd2424-a1 (8 tasks): CIFAR-10 not found (...)``: one line per assignment."""
+    groups: dict[str, list[str]] = {}
+    reasons: dict[str, str] = {}
+    for p in plans:
+        if p.status == "unavailable":
+            groups.setdefault(p.task.assignment, []).append(p.task.ref)
+            root = re.sub(r"^(needs \S+: )+", "", _reason(p))
+            reasons.setdefault(p.task.assignment, root)
+    return [f"skipped {a} ({len(refs)} task{'s' * (len(refs) != 1)}): {reasons[a]}" for a, refs in groups.items()]
+
+
+def count_line(plans: list[scheduler.TaskPlan]) -> str:
+    """``31 tasks: 16 up to date, 3 to run, 12 skipped (data missing)``."""
+    c = Counter(p.status for p in plans)
+    parts = [f"{c['up-to-date']} up to date"]
+    if c["stale"] + c["missing"]:
+        parts.append(f"{c['stale'] + c['missing']} to run ({c['missing']} missing, {c['stale']} stale)")
+    if c["unavailable"]:
+        parts.append(f"{c['unavailable']} skipped (data missing)")
+    if c["failed"]:
+        parts.append(f"{c['failed']} failed")
+    return f"{len(plans)} task{'s' * (len(plans) != 1)}: " + ", ".join(parts)
+
+
+def plan_rows(plans: list[scheduler.TaskPlan]) -> list[dict]:
+    return [{"task": p.task.ref, "title": p.task.spec.title, "command": p.task.spec.command,
+             "status": p.status, "reason": p.reason, "dir": str(p.dir)} for p in plans]
+
+
 def run_plans(plans, workers: int, data_dir, console=None) -> scheduler.Outcome:
-    """Execute with one Rich progress display covering every job."""
+    """Execute with one Rich progress display covering every job.  The overall bar counts
+    each distinct training once (identical runs of two tasks are trained once and copied)."""
     progress = make_progress(console)
-    todo = [j for p in plans if p.status in ("missing", "stale") for j in p.jobs if j.status != "done"]
+    todo = [j for p in plans if p.status in TO_RUN for j in p.jobs if j.status != "done"]
     with progress:
-        hook = job_progress_hook(progress, len(todo))
+        hook = job_progress_hook(progress, len({j.key for j in todo}))
         outcome = scheduler.execute(plans, workers, data_dir, sys.argv, hook)
+        hook.finish()
     return outcome
 
 
 @handle_errors
 def tasks(
-    tasks_file: TasksFile = Path("tasks.yaml"),
+    names: Annotated[Optional[list[str]], typer.Argument(help="Only these tasks or assignments (2b, tdt4265-a1/2b, dd2424-a1).", show_default=False)] = None,
+    stale: Annotated[bool, typer.Option("--stale", help="Only tasks that `linclf run` would run (missing or stale).")] = False,
+    tasks_file: TasksFile = None,
     results_dir: ResultsDir = Path("results"),
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")] = False,
 ) -> None:
-    """List every task with its status: up to date, stale (and why), missing, or unavailable.
+    """List the tasks with their status: up to date, stale or missing (and why), or skipped
+    (data missing), then a count.
 
     [bold]Examples[/]
 
       linclf tasks
+      linclf tasks dd2424-a1
+      linclf tasks --stale
       linclf tasks --results-dir /tmp/results --json
     """
-    tf = load_task_file(tasks_file)
-    plans = scheduler.plan(tf, tf.all_tasks(), results_dir, data_dir)
+    tf = load_tasks(tasks_file)
+    chosen = tf.resolve(names) if names else tf.all_tasks()
+    wanted = {t.ref for t in chosen}
+    plans = [p for p in scheduler.plan(tf, chosen, results_dir, data_dir) if p.task.ref in wanted]
+    if stale:
+        plans = [p for p in plans if p.status in TO_RUN]
     if as_json:
-        typer.echo(json.dumps([{"task": p.task.ref, "title": p.task.spec.title, "command": p.task.spec.command,
-                                "status": p.status, "reason": p.reason} for p in plans], indent=2))
-    else:
-        Console().print(status_table(plans))
+        typer.echo(json.dumps(plan_rows(plans), indent=2))
+        return
+    out = Console()
+    out.print(status_table(plans))
+    for line in skipped_lines(plans):
+        out.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True)
+    out.print(count_line(plans), highlight=False)
 
 
 @handle_errors
@@ -89,9 +197,10 @@ def run(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would run; run nothing.")] = False,
     explain: Annotated[bool, typer.Option("--explain", help="With --dry-run: say why each task would run.")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="If another linclf works on the results dir, wait for it.")] = False,
-    tasks_file: TasksFile = Path("tasks.yaml"),
+    tasks_file: TasksFile = None,
     results_dir: ResultsDir = Path("results"),
     data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Every task's status, folder and error as JSON on stdout.")] = False,
 ) -> None:
     """Run tasks (and what they use) into RESULTS/<assignment>/<task>/, skipping up-to-date ones.
 
@@ -100,17 +209,22 @@ def run(
       linclf run 2b 3b
       linclf run --all -j 2
       linclf run tdt4265-a1 --dry-run --explain
-      linclf run 4c --force
+      linclf run 4c --force --json
     """
     if jobs < 0:
         raise UsageError(f"--jobs must be >= 1, got {jobs}.")
-    tf = load_task_file(tasks_file)
+    tf = load_tasks(tasks_file)
     chosen = select(tf, names or [], all_)
     workers = jobs or scheduler.default_workers()
     if dry_run:
         plans = scheduler.plan(tf, chosen, results_dir, data_dir, force)
+        n = sum(1 for p in plans if p.status in TO_RUN)
+        if as_json:
+            typer.echo(json.dumps({"dry_run": True, "workers": workers, "tasks": plan_rows(plans)}, indent=2))
+            return
         Console().print(status_table(plans, "Dry run: what would happen", explain))
-        n = sum(1 for p in plans if p.status in ("missing", "stale"))
+        for line in skipped_lines(plans):
+            err_console.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True)
         err_console.print(f"{n} task(s) would run with {workers} worker(s).")
         return
     with results_lock(results_dir, wait, lambda: err_console.print(
@@ -120,19 +234,35 @@ def run(
         unavailable = [p for p in plans if p.status == "unavailable" and p.task.ref in requested]
         if unavailable and (names and not all_):
             p = unavailable[0]
-            raise LinclfError(f"Task {p.task.ref} cannot run: {p.reason}")
+            raise LinclfError(f"Task {p.task.ref} cannot run: {_reason(p)}")
+        before = {p.task.ref: p.status for p in plans}
         outcome = run_plans(plans, workers, data_dir)
-    summarize(outcome)
+    summarize(outcome, before)
+    if as_json:
+        typer.echo(json.dumps({"tasks": [dict(r, was=before[r["task"]]) for r in plan_rows(outcome.plans)],
+                               "trained": outcome.ran_jobs, "finalized": outcome.finalized,
+                               "errors": outcome.errors}, indent=2))
     if outcome.errors:
         raise typer.Exit(1)
 
 
-def summarize(outcome: scheduler.Outcome) -> None:
-    up = sum(1 for p in outcome.plans if p.status == "up-to-date")
-    err_console.print(f"{len(outcome.ran_jobs)} run(s) executed, {len(outcome.finalized)} task(s) "
-                      f"updated, {up} up to date.")
-    for p in outcome.plans:
-        if p.status == "unavailable":
-            err_console.print(f"[dim]skipped {p.task.ref}: {p.reason}[/]", highlight=False)
+def summarize(outcome: scheduler.Outcome, before: dict[str, str] | None = None) -> None:
+    """One line per assignment whose data is missing, each failure, then the closing count:
+    ``31 tasks: 3 run (5 trainings), 16 up to date, 12 skipped (data missing)``."""
+    plans = outcome.plans
+    for line in skipped_lines(plans):
+        err_console.print(f"[dim]{escape(line)}[/]", highlight=False)
     for label, msg in outcome.errors.items():
-        err_console.print(f"[bold red]failed[/] {label}: {msg}", highlight=False)
+        err_console.print(f"[bold red]failed[/] {escape(label)}: {escape(msg)}", highlight=False)
+    ran = set(outcome.finalized)
+    was_up = (lambda p: before.get(p.task.ref) == "up-to-date") if before else (lambda p: p.task.ref not in ran)
+    up = sum(1 for p in plans if p.status == "up-to-date" and p.task.ref not in ran and was_up(p))
+    skipped = sum(1 for p in plans if p.status == "unavailable")
+    failed = sum(1 for p in plans if p.status == "failed")
+    n_train = len(outcome.ran_jobs)
+    parts = [f"{len(ran)} run ({n_train} training{'s' * (n_train != 1)})", f"{up} up to date"]
+    if skipped:
+        parts.append(f"{skipped} skipped (data missing)")
+    if failed:
+        parts.append(f"[bold red]{failed} failed[/]")
+    err_console.print(f"{len(plans)} task{'s' * (len(plans) != 1)}: " + ", ".join(parts), highlight=False)

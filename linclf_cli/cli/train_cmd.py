@@ -44,6 +44,7 @@ def train(
     iters: Annotated[Optional[int], typer.Option("--iters", help="mlp sgd: iterations (default: 1000).", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: runs/<model>-<time>).", show_default=False)] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Dataset folder (else $LINCLF_DATA_DIR, then the user cache).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run directory and its metrics as JSON on stdout (instead of the path).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an earlier linclf run directory at --out (anything else there is always refused).")] = False,
 ) -> None:
     """Train one model and write a run directory (config.yaml, run.json, metrics.json, history,
@@ -53,7 +54,7 @@ def train(
 
       linclf train --model binary --epochs 50                [dim]# TDT4265 task 2b[/]
       linclf train --model binary --epochs 500 --early-stopping
-      linclf train --model softmax --l2 2.0 --out runs/l2-2  [dim]# task 4b, lambda = 2 (2022)[/]
+      linclf train --model softmax --l2 2.0 --out runs/l2-2  [dim]# task 4b, λ = 2[/]
       linclf train --model dd2424-softmax --l2 0.1           [dim]# DD2424 run 3[/]
       linclf train --model mlp --hidden 50 --iters 1000      [dim]# AML Q3b default run[/]
       linclf train --model mlp --optimizer adam --hidden 128,64
@@ -85,4 +86,9 @@ def train(
     if metrics.get("stopped_step") is not None:
         summary += f"; stopped early at step {metrics['stopped_step']} (epoch {metrics['stopped_epoch']})"
     err_console.print(f"[green]done[/] {summary}", highlight=False)
-    typer.echo(str(out))
+    if as_json:
+        from linclf_cli.runs.io import to_json
+
+        typer.echo(to_json({"run_dir": str(out), "metrics": metrics}).rstrip())
+    else:
+        typer.echo(str(out))

@@ -57,13 +57,18 @@ class TrainConfig:
     patience: int = 10
     restore_best: bool = False
 
-    def validate(self, n_train: int) -> None:
+    def validate(self, n_train: int | None) -> None:
+        """Check the ranges; ``n_train`` (the training-set size) bounds the batch size, and
+        ``None`` (size not known yet) checks only that it is at least 1."""
         if not np.isfinite(self.learning_rate) or self.learning_rate <= 0:
             raise UsageError(
                 f"The learning rate must be a positive number, got {self.learning_rate}.",
                 "Use for example --lr 0.01.",
             )
-        if self.batch_size < 1 or self.batch_size > n_train:
+        if n_train is None and self.batch_size < 1:
+            raise UsageError(f"The batch size must be at least 1, got {self.batch_size}.",
+                             "Use for example --batch-size 128.")
+        if n_train is not None and (self.batch_size < 1 or self.batch_size > n_train):
             raise UsageError(
                 f"The batch size must lie between 1 and the training-set size {n_train}, "
                 f"got {self.batch_size}.",

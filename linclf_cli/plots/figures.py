@@ -89,9 +89,11 @@ def line_figure(path: Path, series: Sequence[Series], xlabel: str, ylabel: str,
     if title:
         ax.set_title(title)
     ax.grid(True, alpha=0.3)
+    fig.tight_layout()  # before the legend: the axes keep their size, the saved image grows
     # below the x label, outside the axes: a legend inside can cover a curve whatever "best" picks
-    n_entries = len(ax.get_legend_handles_labels()[1])
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=min(3, max(1, n_entries)),
+    labels = ax.get_legend_handles_labels()[1]
+    longest = max((len(t) for t in labels), default=0)
+    ncol = 3 if longest <= 28 else (2 if longest <= 52 else 1)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=max(1, min(ncol, len(labels))),
               frameon=False, fontsize=9)
-    fig.tight_layout()
     return save_figure(fig, path)

@@ -9,6 +9,7 @@ expectations, and the report ends with all of them.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -36,6 +37,7 @@ class Ctx:
     results: Path
     plans: dict[str, TaskPlan]
     notes: list[str] = field(default_factory=list)
+    n_figures: int = 0
 
     def plan(self, ref: str) -> TaskPlan:
         return self.plans[ref]
@@ -218,7 +220,7 @@ def default_section(ctx: Ctx, p: TaskPlan) -> list[str]:
     return out
 
 
-def build(tf, plans: list[TaskPlan], results: Path) -> tuple[str, list[dict]]:
+def build(tf, plans: list[TaskPlan], results: Path, provenance: dict | None = None) -> tuple[str, list[dict]]:
     """Returns the markdown text and every expectation (with task refs)."""
     # section writers register themselves on import
     from . import sections_tdt4265  # noqa: F401
@@ -238,13 +240,14 @@ def build(tf, plans: list[TaskPlan], results: Path) -> tuple[str, list[dict]]:
              "folder; each task's directory holds its configuration (`config.yaml`), provenance "
              "(`run.json`), metrics and history. Conventions are stated where they matter.", ""]
     all_expect: list[dict] = []
+    not_run: list[tuple[str, str, int, int]] = []  # (assignment, reason, tasks, expectations)
     for a in tf.assignments:
         tasks = [t for t in a.tasks if t.ref in by_ref]
         if not tasks:
             continue
         lines += [f"## {md_escape(a.title)}", ""]
         if a.description:
-            lines += [md_text(a.description), ""]
+            lines += [md_text(without_spec_labels(a.description)), ""]
         missing = [t for t in tasks if by_ref[t.ref].status == "unavailable"]
         if missing:
             lines += _not_run_paragraph(missing, [by_ref[t.ref].reason for t in missing], len(tasks))
@@ -267,7 +270,7 @@ def build(tf, plans: list[TaskPlan], results: Path) -> tuple[str, list[dict]]:
                 continue
             writer = SECTIONS.get(a.id, {}).get(t.id, default_section)
             lines += writer(ctx, p)
-            rows = expectation_rows(p)
+            rows = expectation_rows(p, _dep_metrics(ctx, t))
             if rows:
                 lines += ["**Expectations**", ""] + table(EXPECT_HEADERS, rows)
             for e in p.result.get("expectations", []):
@@ -296,11 +299,98 @@ def build(tf, plans: list[TaskPlan], results: Path) -> tuple[str, list[dict]]:
     return "\n".join(lines) + "\n", all_expect
 
 
+_LABEL = r"(?:spec(?: section)? )?[A-F]\.[0-9]+(?: ?[a-z]\b)?"
+
+
+def without_spec_labels(text: str) -> str:
+    """Drop internal cross-references to the project's spec ("(E.7)", "; E.7)", "(spec B.1)"):
+    the surrounding text already says what they mean."""
+    text = re.sub(rf"\s*\({_LABEL}(?:[,;] ?{_LABEL})*\)", "", text)
+    return re.sub(rf"[;,] ?{_LABEL}(?=\))", "", text)
+
+
+def task_heading(task_id: str, title: str) -> str:
+    """"Task 2b: Binary ..." -- but a title that names itself ("Run 1: ...", "Q3b: ...",
+    "Bonus 2.1: ...") is not prefixed again ("Task run1: Run 1: ...")."""
+    title = re.sub(r"\blambda\b", "λ", title)
+    if re.match(r"^(?:Run|Q|Bonus|Task|Part)\s*[0-9][\w.]*\s*:", title):
+        return title
+    return f"Task {task_id}: {title}"
+
+
+def _dep_metrics(ctx: Ctx, task) -> dict[str, dict]:
+    """Metrics of the tasks an expectation may name as ``dep:path``, keyed as written."""
+    out: dict[str, dict] = {}
+    for e in task.expect:
+        if ":" in e.metric:
+            dep = e.metric.split(":", 1)[0]
+            ref = dep if "/" in dep else f"{task.assignment}/{dep}"
+            if ref in ctx.plans:
+                out[dep] = ctx.metrics(ref)
+    return out
+
+
+def _task_link(ctx: Ctx, p: TaskPlan) -> str:
+    return f"[{p.task.ref}]({ctx.rel(p.dir)}/)" if _inside(p.dir, ctx.results) else p.task.ref
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        Path(path).relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def _root_reason(reason: str) -> str:
+    """"needs dd2424-a1/run2: cifar10 data not found (...)" -> "CIFAR-10 data not found"."""
+    while reason.startswith("needs ") and ": " in reason:
+        reason = reason.split(": ", 1)[1]
+    reason = re.sub(r"\s*\(see `linclf data where`\)", "", reason)
+    return reason.replace("cifar10", "CIFAR-10").replace("mnist", "MNIST")
+
+
+def _not_run_paragraph(missing, reasons: list[str], n_tasks: int) -> list[str]:
+    """One paragraph per assignment for every task whose data is missing (not one per task)."""
+    roots = "; ".join(sorted({_root_reason(r) for r in reasons}))
+    names = ", ".join(t.id for t in missing)
+    which = (f"none of this assignment's {n_tasks} tasks ({names}) were run" if len(missing) == n_tasks
+             else f"{len(missing)} of its {n_tasks} tasks ({names}) were not run")
+    how = " ".join(dict.fromkeys(h for h in map(_how_to_get, reasons) if h))
+    return [f"**Not run:** {roots}, so {which}. {how}".rstrip(), ""]
+
+
+def provenance_lines(ctx: Ctx, plans: list[TaskPlan], prov: dict) -> list[str]:
+    """The closing section: when the results were made, by which linclf and command, and where
+    each task's folder is (links relative to the report)."""
+    from linclf_cli import __version__
+
+    finished = sorted((p.result or {}).get("finished", "") for p in plans if p.result)
+    finished = [f for f in finished if f]
+    out = ["## Provenance", ""]
+    if finished:
+        when = finished[-1].replace("T", " ").replace("Z", " UTC")
+        out.append(f"- Results dated {when} (the newest task result; each run's `run.json` has its own times).")
+    out.append(f"- linclf {prov.get('version') or __version__}"
+               + (f", git commit `{prov['commit']}`" if prov.get("commit") else ", not from a git checkout")
+               + ".")
+    if prov.get("command"):
+        out.append(f"- Built with `{prov['command']}`.")
+    by_assignment: dict[str, list[str]] = {}
+    for p in plans:
+        if p.status == "unavailable" or not _inside(p.dir, ctx.results):
+            continue
+        by_assignment.setdefault(p.task.assignment, []).append(f"[{p.task.id}]({ctx.rel(p.dir)}/)")
+    for aid, links in by_assignment.items():
+        out.append(f"- Task folders of {aid}: " + " · ".join(links))
+    return out + [""]
+
+
 def _how_to_get(reason: str) -> str:
     if "cifar10" in reason.lower():
         return ("Get CIFAR-10 with `linclf data fetch cifar10` where there is internet, or put the "
-                "extracted `cifar-10-batches-py/` folder in the data directory "
-                "(`linclf data where` lists where linclf looks).")
+                "extracted `cifar-10-batches-bin/` or `cifar-10-batches-py/` folder in the data "
+                "directory (`linclf data where` lists where linclf looks), then run `linclf report` again.")
     if "mnist" in reason.lower():
         return "Get MNIST with `linclf data fetch mnist` (see `linclf data where`)."
     return ""

@@ -23,11 +23,11 @@ def ok(flag: bool) -> str:
 def intro(ctx: Ctx) -> list[str]:
     return [
         "**Conventions.** The forward pass without labels returns softmax **probabilities**, as the "
-        "AML starter's expected toy scores are (E.8). The regulariser is λ(‖W1‖² + ‖W2‖²), no ½ and no "
-        "biases, so the gradient gets 2λW (E.8). SGD decays the learning rate at "
+        "AML starter's expected toy scores are. The regulariser is λ(‖W1‖² + ‖W2‖²), no ½ and no "
+        "biases, so the gradient gets 2λW. SGD decays the learning rate at "
         "`it % iterations_per_epoch == 0`, it = 0 included — every iteration on the 5-sample toy data — "
-        "and the recorded training accuracy is that of the current mini-batch (E.9). Test accuracies "
-        "use the **first 1000 test images**, as both starter scripts do (E.10).", ""]
+        "and the recorded training accuracy is that of the current mini-batch. Test accuracies "
+        "use the **first 1000 test images**, as both starter scripts do.", ""]
 
 
 INTROS[A] = intro

@@ -26,9 +26,9 @@ def _has(ctx: Ctx, t: str) -> bool:
 
 def intro(ctx: Ctx) -> list[str]:
     return [
-        "**Conventions.** Edition: the 2022–2024 text (E.6) — W and b ~ N(0, 0.01²) with W drawn "
+        "**Conventions.** Edition: the 2022–2024 text — W and b ~ N(0, 0.01²) with W drawn "
         "first, the MBCE bonus, numerical gradients; its reference is 38.83 % test accuracy for run 2. "
-        "The regulariser is λ ΣW² on W only, so the gradient gets **2λW** and the bias none (E.7). "
+        "The regulariser is λ ΣW² on W only, so the gradient gets **2λW** and the bias none. "
         "Loss is the data term (cross-entropy, or the mean binary cross-entropy over the K outputs); "
         "cost adds the regulariser. Loss and cost are measured on the whole training and validation "
         "sets after every epoch (epoch 0 is the initial model).", ""]

@@ -19,9 +19,16 @@ def _gradcheck_rows(m: dict) -> list[str]:
     rows = [[r["model"], f"{r['l2']:g}", r["n_weights"], r["max_abs_error"], r["bound"], r["max_rel_error"],
              "✔ pass" if r["passed"] else "✗ fail"] for r in m.get("checks", [])]
     data = m.get("checks", [{}])[0].get("data", "")
-    return ([f"Numerical check (centred differences, ε = {m['checks'][0]['eps']:g}, float64, {data}, "
-             "weights drawn from N(0, (1/785²)²) as in the starter):", ""]
-            + table(["model", "λ", "weights", "max abs. error", "bound ε²", "max rel. error (floor ε²)", "result"], rows))
+    out = ([f"Numerical check (centred differences, ε = {m['checks'][0]['eps']:g}, float64, {data}, "
+            "weights drawn from N(0, (1/785²)²) as in the starter):", ""]
+           + table(["model", "λ", "weights", "max abs. error", "bound ε²", "max rel. error (floor ε²)", "result"], rows))
+    if any(r["passed"] and r["max_rel_error"] > 1e-4 for r in m.get("checks", [])):
+        out += ["Why a passing check shows a relative error of about 0.003–0.01: many gradient entries are "
+                "about 10⁻⁶, and the centred difference carries a truncation error of order ε² "
+                "(about 10⁻⁸ here), so their relative error is 10⁻⁸ / 10⁻⁶ ≈ 0.01 even though the gradient "
+                "is right. The text's criterion is absolute: |numeric − analytic| ≤ ε² for every weight, "
+                "which the max abs. error column meets.", ""]
+    return out
 
 
 @section(A, "1a")
@@ -150,7 +157,7 @@ def s3b(ctx: Ctx, p) -> list[str]:
     return [ctx.fig(p.task.ref, "loss.png", "Task 3b: softmax cross-entropy, training (10-step mean ± std) "
                     "and validation"),
             f"{m['steps']} steps ({m['steps_per_epoch']} per epoch), learning rate 0.01, batch 128, shuffled "
-            "every epoch, no early stopping (E.5: off for tasks 3–4).", ""] + _final(m)
+            "every epoch, no early stopping (the text switches it off for tasks 3 and 4).", ""] + _final(m)
 
 
 @section(A, "3c")
@@ -241,7 +248,7 @@ def s4e(ctx: Ctx, p) -> list[str]:
     rows.insert(0, ["0 (3b)", fmt(m0["weight_sum_of_squares"]), fmt(m0["weight_frobenius_norm"])])
     return ([ctx.fig(ref("4c"), "task4e_l2_reg_norms.png", "Task 4e: ‖W‖² against λ (log axis)"),
              "The plotted length is the **sum of squared weights** ‖W‖² (bias row included), as in the "
-             "course solution (E.2); the Frobenius norm is its square root and is listed too.", ""]
+             "course solution; the Frobenius norm is its square root and is listed too.", ""]
             + table(["λ", "‖W‖² (sum of squares)", "‖W‖_F (Frobenius)"], rows)
             + ["The norm falls steeply as λ grows: the penalty's gradient λW shrinks every weight by a "
                "factor (1 − ηλ) per step, so the equilibrium between the data gradient and the decay "

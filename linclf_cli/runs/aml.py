@@ -131,7 +131,7 @@ def run_toy(cfg: AmlToyConfig, out: Path, ctx: RunContext | None = None) -> dict
         def callback(info: dict) -> None:
             lrs.append(info["learning_rate"])
             if ctx.progress is not None:
-                ctx.progress(info["iteration"] + 1, cfg.num_iters)
+                ctx.progress(info["iteration"] + 1, cfg.num_iters, {"loss": info["loss"]})
 
         hist = train_sgd(params, X, y, X, y, learning_rate=cfg.learning_rate,
                          learning_rate_decay=cfg.learning_rate_decay, reg=cfg.reg,
@@ -358,12 +358,18 @@ def _train(cfg: AmlConfig, params: dict, data: Prepared, rng: np.random.Generato
     n = len(data.y_train)
     total = cfg.num_iters if cfg.optimizer == "sgd" else cfg.epochs * -(-n // cfg.batch_size)
 
+    known: dict = {"val_accuracy": None}  # shown on the progress bar once measured
+
     def callback(info: dict) -> None:
+        if "val_acc" in info:
+            known["val_accuracy"] = info["val_acc"]
         if info.get("epoch_end"):
             return
         lrs.append(info["learning_rate"])
         if ctx.progress is not None:
-            ctx.progress(info["iteration"] + 1, total)
+            ctx.progress(info["iteration"] + 1, total, {
+                "epoch": info["epoch"] + 1, "epochs": cfg.epochs if cfg.optimizer == "adam" else None,
+                "loss": info["loss"], **known})
 
     common = dict(batch_size=cfg.batch_size, rng=rng, callback=callback)
     if cfg.optimizer == "sgd":

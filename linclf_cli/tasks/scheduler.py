@@ -222,14 +222,16 @@ def _init_worker(queue, single_thread: bool, parent_pid: int | None = None) -> N
 def _run_job(job_id: int, kind: str, params: dict, out: str, data_dir: str | None,
              argv: list[str] | None) -> dict:
     last = [-1.0]
+    if _progress_queue is not None:
+        _progress_queue.put((job_id, 0, 0, {}))  # started: no longer queued
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, fields: dict | None = None) -> None:
         _check_parent()  # portable fallback of the parent-death signal
         if _progress_queue is not None and total:
             frac = done / total
             if frac - last[0] >= 0.01 or done == total:
                 last[0] = frac
-                _progress_queue.put((job_id, done, total))
+                _progress_queue.put((job_id, done, total, fields or {}))
 
     ctx = RunContext(data_dir=Path(data_dir) if data_dir else None, argv=argv, progress=progress)
     return execute_run(kind, params, Path(out), ctx)
@@ -285,7 +287,9 @@ def _write_job_stamp(jp: JobPlan) -> None:
                                         "kind": jp.spec.kind, "params": jp.spec.params})
 
 
-ProgressHook = Callable[[str, str, int, int], None]  # (event, label, done, total)
+ProgressHook = Callable[..., None]
+# hook(event, label, done, total[, fields]): event is start (queued), progress (running; fields
+# as RunContext.progress gives them), done, failed or finalized
 
 
 def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: list[str] | None,
@@ -315,8 +319,10 @@ def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: l
     if n_workers <= 1 or len(jobs) == 1:
         for jp in jobs:
             hook("start", jp.label, 0, 0)
+            hook("progress", jp.label, 0, 0, {})  # running now
             ctx = RunContext(data_dir=data_dir, argv=argv,
-                             progress=lambda done, total, label=jp.label: hook("progress", label, done, total))
+                             progress=lambda done, total, fields=None, label=jp.label:
+                             hook("progress", label, done, total, fields or {}))
             settle(jp, lambda jp=jp, ctx=ctx: execute_run(jp.spec.kind, jp.spec.params, jp.out, ctx))
         return errors
 
@@ -336,10 +342,10 @@ def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: l
             done, pending = cf.wait(pending, timeout=0.1, return_when=cf.FIRST_COMPLETED)
             while not queue.empty():
                 try:
-                    job_id, d, t = queue.get_nowait()
+                    job_id, d, t, fields = queue.get_nowait()
                 except Exception:  # noqa: BLE001 - queue raced empty
                     break
-                hook("progress", jobs[job_id].label, d, t)
+                hook("progress", jobs[job_id].label, d, t, fields)
             for fut in done:
                 settle(futures[fut], fut.result)
                 settled.add(futures[fut].label)
