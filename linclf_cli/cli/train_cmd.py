@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 
@@ -18,6 +18,54 @@ MODEL_HELP = ("binary (TDT4265 2 vs 3), softmax (TDT4265 10 classes), dd2424-sof
               "dd2424-sigmoid (CIFAR-10 linear, DD2424), mlp (CIFAR-10 ReLU net, AML).")
 
 
+TDT, DD, MLP = ("binary", "softmax"), ("dd2424-softmax", "dd2424-sigmoid"), ("mlp",)
+
+# option (python name) -> (flag, models it applies to); CONDITIONAL: (models, condition, when)
+APPLIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "classes": ("--classes", ("binary",)),
+    "shuffle": ("--shuffle/--no-shuffle", TDT + DD),
+    "early_stopping": ("--early-stopping/--no-early-stopping", TDT),
+    "patience": ("--patience", TDT),
+    "flip": ("--flip", DD),
+    "decay": ("--decay", DD),
+    "split": ("--split", DD),
+    "optimizer": ("--optimizer", MLP),
+    "hidden": ("--hidden", MLP),
+    "iters": ("--iters", MLP),
+}
+CONDITIONAL: dict[str, tuple[tuple[str, ...], Callable[[str, bool], bool], str]] = {
+    "patience": (TDT, lambda opt, es: es, "with --early-stopping"),
+    "iters": (MLP, lambda opt, es: opt == "sgd", "with --optimizer sgd (adam trains for --epochs)"),
+    "epochs": (MLP, lambda opt, es: opt == "adam", "with --optimizer adam (sgd runs --iters iterations)"),
+}
+
+
+def _refuse_inapplicable(ctx, model: str, optimizer: str, early_stopping: bool) -> None:
+    """An option the user gave that the chosen model would ignore is a usage error (exit 2),
+    never a silent no-op.  Only options set on the command line (or from the environment)
+    count, through click's parameter sources; defaults never do."""
+    from linclf_cli.errors import UsageError
+
+    if not hasattr(ctx, "get_parameter_source"):  # called as a plain function
+        return
+
+    def given(name: str) -> bool:
+        src = ctx.get_parameter_source(name)
+        return src is not None and src.name in ("COMMANDLINE", "ENVIRONMENT")
+
+    problems = []
+    for name, (flag, models) in APPLIES.items():
+        if given(name) and model not in models:
+            problems.append(f"{flag} does not apply to --model {model} (only to {', '.join(models)})")
+    for name, (models, cond, when) in CONDITIONAL.items():
+        if given(name) and model in models and not cond(optimizer, early_stopping):
+            flag = APPLIES.get(name, (f"--{name}",))[0]
+            problems.append(f"{flag} has an effect on --model {model} only {when}")
+    if problems:
+        raise UsageError("; ".join(problems) + ".",
+                         "Remove the option, or choose a model it applies to (see `linclf train --help`).")
+
+
 def _set(params: dict, **kw) -> dict:
     params.update({k: v for k, v in kw.items() if v is not None})
     return params
@@ -25,6 +73,7 @@ def _set(params: dict, **kw) -> dict:
 
 @handle_errors
 def train(
+    ctx: typer.Context,
     model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "softmax",
     classes: Annotated[tuple[int, int], typer.Option("--classes", help="binary: positive and negative digit.")] = (2, 3),
     lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: the assignment's: 0.05 binary, 0.01 softmax, 0.001 dd2424, 1e-4 mlp sgd, 1e-3 mlp adam).", show_default=False)] = None,
@@ -60,6 +109,7 @@ def train(
       linclf train --model mlp --optimizer adam --hidden 128,64
     """
     kind, fixed = registry.train_kind(model)
+    _refuse_inapplicable(ctx, model, optimizer, early_stopping)
     params: dict = dict(fixed)
     if kind == "tdt4265":
         _set(params, classes=list(classes), learning_rate=lr, batch_size=batch_size, epochs=epochs,

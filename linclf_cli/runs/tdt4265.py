@@ -24,7 +24,7 @@ import numpy as np
 import yaml
 
 from linclf_cli.data.mnist import load_mnist
-from linclf_cli.data.splits import binary_subset, tdt4265_split
+from linclf_cli.data.splits import TDT4265_N_TRAIN, binary_subset, tdt4265_split
 from linclf_cli.engine import trainer
 from linclf_cli.engine.functions import one_hot
 from linclf_cli.engine.preprocess import pre_process_images
@@ -88,7 +88,9 @@ class TdtConfig:
             loss_ylim=tuple(d["loss_ylim"] if self.loss_ylim is None else self.loss_ylim),
             acc_ylim=tuple(d["acc_ylim"] if self.acc_ylim is None else self.acc_ylim),
         )
-        out.train_config().validate(n_train=10**9)  # ranges; batch vs data size checked later
+        # ranges; the batch size against the training-set size where the split fixes it (softmax:
+        # the first 20 000 images), else (binary: the digits' count) once the data is loaded
+        out.train_config().validate(n_train=TDT4265_N_TRAIN if out.model == "softmax" else None)
         return out
 
     def train_config(self) -> trainer.TrainConfig:
