@@ -81,10 +81,81 @@ def read_json(path: Path) -> Any:
         return json.load(fh)
 
 
+def _unreadable(path: Path, why: str) -> Exception:
+    from linclf_cli.errors import OutputError
+
+    return OutputError(f"{path} is unreadable: {why}.",
+                       "It was not written by this linclf (or was damaged); rerun the task "
+                       "(`linclf run TASK --force`) or the training to write it again.")
+
+
 def read_csv(path: Path) -> dict[str, np.ndarray]:
-    """A CSV written by :func:`write_csv` back as column arrays (float)."""
-    with open(path, encoding="utf-8") as fh:
-        names = fh.readline().strip().split(",")
-        data = np.loadtxt(fh, delimiter=",", ndmin=2, dtype=np.float64)
-    data = data.reshape(-1, len(names))
+    """A CSV written by :func:`write_csv` back as column arrays (float).
+
+    A header that is not plain column names, a row of the wrong length or a value that is not
+    a number raises OutputError naming the file and the line."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            names = fh.readline().strip().split(",")
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, getattr(exc, "strerror", None) or str(exc)) from None
+    if not names or not all(n.replace("_", "").isalnum() for n in names):
+        raise _unreadable(path, f"line 1 is not a header of column names ({','.join(names)!r})")
+    rows = []
+    for i, line in enumerate(text.splitlines(), start=2):
+        if not line.strip():
+            continue
+        cells = line.split(",")
+        if len(cells) != len(names):
+            raise _unreadable(path, f"line {i} has {len(cells)} values, expected {len(names)}")
+        try:
+            rows.append([float(c) for c in cells])
+        except ValueError:
+            raise _unreadable(path, f"line {i} holds a value that is not a number ({line[:60]!r})") from None
+    data = np.asarray(rows, dtype=np.float64).reshape(-1, len(names))
     return {k: data[:, i] for i, k in enumerate(names)}
+
+
+def read_npz(path: Path, expected: dict[str, tuple[int | None, ...]],
+             max_elements: int = 50_000_000) -> dict[str, np.ndarray]:
+    """Arrays ``expected`` (name -> shape, ``None`` for a free dimension) from an ``.npz`` that
+    linclf wrote, with every member's header (shape, dtype) checked *before* its data is read:
+    a 300-byte file declaring shape (785, 10**9) is refused, not allocated.  Only numeric and
+    boolean dtypes are accepted (never pickled objects).  Raises OutputError naming the file."""
+    import zipfile
+
+    from numpy.lib import format as npformat
+
+    path = Path(path)
+    out: dict[str, np.ndarray] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = set(zf.namelist())
+            for name, shape in expected.items():
+                if f"{name}.npy" not in members:
+                    raise _unreadable(path, f"it holds no array {name!r}")
+                with zf.open(f"{name}.npy") as fh:
+                    version = npformat.read_magic(fh)
+                    if version == (1, 0):
+                        got, fortran, dtype = npformat.read_array_header_1_0(fh)
+                    elif version == (2, 0):
+                        got, fortran, dtype = npformat.read_array_header_2_0(fh)
+                    else:
+                        raise _unreadable(path, f"{name}: unsupported .npy version {version}")
+                    if dtype.hasobject or dtype.kind not in "biuf":
+                        raise _unreadable(path, f"{name}: dtype {dtype} is not numeric")
+                    if len(got) != len(shape) or any(e is not None and g != e for g, e in zip(got, shape)):
+                        raise _unreadable(path, f"{name}: shape {got}, expected {shape}")
+                    n = int(np.prod(got, dtype=object))
+                    if n > max_elements:
+                        raise _unreadable(path, f"{name}: shape {got} is too large ({n} elements)")
+                    data = fh.read(n * dtype.itemsize)
+                    if len(data) != n * dtype.itemsize:
+                        raise _unreadable(path, f"{name}: truncated ({len(data)} of {n * dtype.itemsize} bytes)")
+                    arr = np.frombuffer(data, dtype=dtype)
+                    out[name] = (arr.reshape(got[::-1]).T if fortran else arr.reshape(got)).copy()
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise _unreadable(path, getattr(exc, "strerror", None) or str(exc) or type(exc).__name__) from None
+    return out

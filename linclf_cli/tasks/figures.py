@@ -20,14 +20,18 @@ OVERLAY_METRICS = {
 }
 
 
+MAX_CLASSES = 1000  # weights.npz W is (785, K): anything wider is not a linclf MNIST model
+
+
 def load_weights(run_dir: Path) -> np.ndarray:
+    """W of an MNIST run, its .npz header (shape, dtype) checked before any data is read."""
+    from linclf_cli.runs.io import read_npz
+
     path = Path(run_dir) / "weights.npz"
-    try:
-        with np.load(path) as z:
-            return z["W"]
-    except (OSError, KeyError, ValueError) as exc:
-        raise UsageError(f"{run_dir} holds no readable weights.npz ({exc}).",
-                         "Point at a run directory written by `linclf train`.") from None
+    if not path.is_file():
+        raise UsageError(f"{run_dir} holds no weights.npz.",
+                         "Point at a run directory written by `linclf train`.")
+    return read_npz(path, {"W": (None, None)}, max_elements=785 * MAX_CLASSES)["W"]
 
 
 def draw_figure(spec: FigureSpec, run_dirs: dict[str, Path], path: Path) -> Path:

@@ -402,15 +402,15 @@ class HistogramsHandler(Handler):
     def finalize(self, task_dir, parsed, job_metrics, deps=None):
         import numpy as np
 
-        from linclf_cli.runs import dd2424
+        from linclf_cli.runs import dd2424, io
 
         dirs, panels = {}, []
         for label, task_id in parsed.runs.items():
             ref, d = dep_dir(deps, task_id)
             dirs[label] = d
             m = _read_metrics(d)
-            with np.load(Path(d) / "test_probabilities.npz") as z:
-                p, ok = np.asarray(z["p_true"], dtype=np.float64), np.asarray(z["correct"], dtype=bool)
+            z = io.read_npz(Path(d) / "test_probabilities.npz", {"p_true": (None,), "correct": (None,)})
+            p, ok = np.asarray(z["p_true"], dtype=np.float64), np.asarray(z["correct"], dtype=bool)
 
             def mean(a):
                 return float(a.mean()) if a.size else None
