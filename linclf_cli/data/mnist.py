@@ -22,8 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
+from linclf_cli.data import integrity
 from linclf_cli.data.locate import find_dataset
-from linclf_cli.data.registry import MNIST_COUNTS, MNIST_FILES, MNIST_IMAGE_SHAPE, PinnedFile
+from linclf_cli.data.registry import (
+    MNIST_COUNTS,
+    MNIST_FILES,
+    MNIST_IMAGE_SHAPE,
+    PinnedFile,
+    mnist_raw_size,
+)
 from linclf_cli.errors import DataError
 
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -61,23 +68,32 @@ class MnistData:
     verified: bool
 
 
-def _decompress(raw: bytes, path: Path) -> bytes:
-    """Gunzip ``raw``; truncated or corrupted streams and trailing garbage raise DataError."""
-    # Fast path: one gzip member, output buffer pre-sized from the ISIZE footer.  zlib checks
-    # the CRC; the ISIZE check confirms the footer is the last 8 bytes (no trailing garbage).
-    isize = int.from_bytes(raw[-4:], "little") if len(raw) >= 18 else 0
+MAX_RAW_BYTES = max(mnist_raw_size(k) for k in MNIST_FILES)
+"""Largest uncompressed MNIST file (train-images, 47 040 016 bytes): the default bound."""
+
+
+def _decompress(raw: bytes, path: Path, max_bytes: int = MAX_RAW_BYTES) -> bytes:
+    """Gunzip ``raw`` into at most ``max_bytes`` bytes (never sized from the file's footer).
+
+    Truncated or corrupted streams, trailing garbage and output beyond ``max_bytes`` (a gzip
+    bomb) raise DataError without allocating more than ``max_bytes + 1`` bytes.
+    """
+    d = zlib.decompressobj(wbits=31)
     try:
-        data = zlib.decompress(raw, wbits=31, bufsize=max(isize, 1 << 16))
-        if len(data) & 0xFFFFFFFF == isize:
-            return data
-    except zlib.error:
-        pass  # let the thorough path below name the problem
-    try:
-        return gzip.decompress(raw)
-    except EOFError as exc:
-        raise DataError(f"{path} is truncated (the gzip stream ends early).", _REFETCH) from exc
-    except (OSError, zlib.error, ValueError) as exc:  # BadGzipFile is an OSError
+        data = d.decompress(raw, max_bytes + 1)
+    except zlib.error as exc:
         raise DataError(f"{path} is corrupted (not valid gzip: {exc}).", _REFETCH) from exc
+    if len(data) > max_bytes or d.unconsumed_tail:
+        raise DataError(
+            f"{path} decompresses to more than {max_bytes} bytes, more than an MNIST file "
+            "holds (a corrupted file or a gzip bomb); nothing beyond that was decompressed.",
+            _REFETCH)
+    if not d.eof:
+        raise DataError(f"{path} is truncated (the gzip stream ends early).", _REFETCH)
+    if d.unused_data:
+        raise DataError(f"{path} is corrupted: {len(d.unused_data)} bytes after the gzip "
+                        "stream.", _REFETCH)
+    return data
 
 
 def parse_idx(data: bytes, path: Path | str = "<bytes>") -> np.ndarray:
@@ -139,7 +155,7 @@ def _read_bytes(path: Path) -> bytes:
         raise DataError(f"Cannot read {path}: {exc.strerror or exc}.", _REFETCH) from exc
 
 
-def read_idx(path: Path | str) -> np.ndarray:
+def read_idx(path: Path | str, max_bytes: int = MAX_RAW_BYTES) -> np.ndarray:
     """Read an IDX file, gzip-compressed if its name ends in ``.gz``.
 
     Parameters
@@ -156,7 +172,7 @@ def read_idx(path: Path | str) -> np.ndarray:
     """
     path = Path(path)
     raw = _read_bytes(path)
-    data = _decompress(raw, path) if path.suffix == ".gz" else raw
+    data = _decompress(raw, path, max_bytes) if path.suffix == ".gz" else raw
     return parse_idx(data, path)
 
 
@@ -182,26 +198,65 @@ def _resolve_file(directory: Path, pinned: PinnedFile) -> Path | None:
     return None
 
 
+class _Mismatch(Exception):
+    def __init__(self, check: integrity.Check) -> None:
+        self.check = check
+
+
 @functools.lru_cache(maxsize=16)
-def _decode_cached(path_str: str, mtime_ns: int, size: int) -> _Decoded:
+def _decode_cached(path_str: str, mtime_ns: int, size: int, verify: bool) -> _Decoded:
+    """Read one file; with ``verify`` its digest is checked BEFORE anything is decompressed.
+
+    Sizes are bounded first: a file larger than the original (.gz: its pinned size; raw: the
+    IDX size of the pinned counts) is refused without being read.
+    """
     path = Path(path_str)
+    pinned = _pinned_for(path)
+    gz = path.suffix == ".gz"
+    if verify and pinned is not None:
+        limit = pinned.size if gz else mnist_raw_size(pinned.raw_name)  # type: ignore[arg-type]
+        if size > limit:
+            raise DataError(
+                f"Checksum mismatch for {path}: {size} bytes, more than the {limit} bytes of "
+                "the original MNIST file (not read).",
+                "The file is corrupted or not the original MNIST file. " + _REFETCH)
     raw = _read_bytes(path)
-    sha = hashlib.sha256(raw).hexdigest()
-    if path.suffix == ".gz":
-        data = _decompress(raw, path)
-        digest_name, digest = "sha256", sha
+    if gz:
+        digest_name, expected = "sha256", pinned.sha256 if pinned else ""
     else:
-        data = raw
-        digest_name, digest = "md5", hashlib.md5(raw, usedforsecurity=False).hexdigest()
-    return _Decoded(parse_idx(data, path), sha, digest_name, digest)
+        digest_name, expected = "md5", (pinned.raw_md5 if pinned else "") or ""
+    chk = integrity.check(path, digest_name, expected or "-", data=raw,
+                          use_memo=verify and pinned is not None)
+    if verify and not chk.ok:
+        raise _Mismatch(chk)
+    bound = mnist_raw_size(pinned.raw_name) if pinned is not None else MAX_RAW_BYTES  # type: ignore[arg-type]
+    data = _decompress(raw, path, bound) if gz else raw
+    del raw
+    return _Decoded(parse_idx(data, path), chk.sha256, digest_name, chk.actual)
 
 
-def _decode(path: Path) -> _Decoded:
+def _pinned_for(path: Path) -> PinnedFile | None:
+    for f in MNIST_FILES.values():
+        if path.name in (f.name, f.raw_name):
+            return f
+    return None
+
+
+def _decode(path: Path, verify: bool = False) -> _Decoded:
     try:
         st = path.stat()
     except OSError as exc:
         raise DataError(f"Cannot read {path}: {exc.strerror or exc}.", _REFETCH) from exc
-    return _decode_cached(str(path.resolve()), st.st_mtime_ns, st.st_size)
+    return _decode_cached(str(path.resolve()), st.st_mtime_ns, st.st_size, verify)
+
+
+def _mismatch_error(path: Path, chk: integrity.Check) -> DataError:
+    return DataError(
+        f"Checksum mismatch for {path}: expected {chk.algorithm} {chk.expected}, "
+        f"got {chk.actual} (checked before decompressing).",
+        "The file is corrupted or not the original MNIST file. " + _REFETCH
+        + " (Pass verify=False only if you knowingly use a modified copy.)",
+    )
 
 
 def _expected_digest(pinned: PinnedFile, decoded: _Decoded) -> str:
@@ -257,7 +312,13 @@ def verify_mnist(directory: Path | str) -> list[dict]:
             results.append(entry)
             continue
         try:
-            dec = _decode(path)
+            try:
+                dec = _decode(path, verify=True)
+            except _Mismatch as mm:
+                entry.update(algorithm=mm.check.algorithm, expected=mm.check.expected,
+                             actual=mm.check.actual, error="checksum mismatch")
+                results.append(entry)
+                continue
             entry.update(
                 algorithm=dec.digest_name,
                 expected=_expected_digest(pinned, dec),
@@ -305,22 +366,18 @@ def load_mnist(
         paths[key] = path
     # zlib and hashlib release the GIL: decode the four files concurrently.
     with ThreadPoolExecutor(max_workers=len(paths)) as pool:
-        futures = {key: pool.submit(_decode, path) for key, path in paths.items()}
+        futures = {key: pool.submit(_decode, path, verify) for key, path in paths.items()}
     arrays: dict[str, np.ndarray] = {}
     hashes: dict[str, str] = {}
     all_ok = True
     for key, pinned in MNIST_FILES.items():
-        path, dec = paths[key], futures[key].result()
+        path = paths[key]
+        try:
+            dec = futures[key].result()
+        except _Mismatch as mm:
+            raise _mismatch_error(path, mm.check) from None
         expected = _expected_digest(pinned, dec)
         if dec.digest != expected:
-            if verify:
-                raise DataError(
-                    f"Checksum mismatch for {path}: expected {dec.digest_name} {expected}, "
-                    f"got {dec.digest}.",
-                    "The file is corrupted or not the original MNIST file. "
-                    + _REFETCH
-                    + " (Pass verify=False only if you knowingly use a modified copy.)",
-                )
             all_ok = False
         _check_structure(key, dec.array, path)
         arrays[key] = dec.array
