@@ -11,11 +11,10 @@ from linclf_cli.report.builder import build
 from linclf_cli.runs import io
 from linclf_cli.tasks import scheduler
 from linclf_cli.tasks.lock import results_lock
-from linclf_cli.tasks.schema import load_task_file
 
 from .common import err_console, handle_errors
 from .links import file_link, open_in_browser
-from .tasks_cmd import DataDir, ResultsDir, TasksFile, run_plans, summarize
+from .tasks_cmd import DataDir, ResultsDir, TasksFile, load_tasks, run_plans, summarize
 
 
 @handle_errors
@@ -25,9 +24,10 @@ def report(
     wait: Annotated[bool, typer.Option("--wait", help="If another linclf works on the results dir, wait for it.")] = False,
     open_: Annotated[bool, typer.Option("--open", help="Open report.html in the default web browser when it is written.")] = False,
     pdf: Annotated[bool, typer.Option("--pdf", help="Also write RESULTS/report.pdf by printing report.html with a headless Chromium (must be installed).")] = False,
-    tasks_file: TasksFile = Path("tasks.yaml"),
+    tasks_file: TasksFile = None,
     results_dir: ResultsDir = Path("results"),
     data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The files written and the expectations (passed, failed, not run) as JSON on stdout.")] = False,
 ) -> None:
     """Regenerate every figure and number of the report: run stale tasks, then write
     RESULTS/REPORT.md and a self-contained RESULTS/report.html (math rendered offline).
@@ -44,7 +44,7 @@ def report(
         from linclf_cli.report.pdf import require_chromium
 
         require_chromium()
-    tf = load_task_file(tasks_file)
+    tf = load_tasks(tasks_file)  # --tasks-file, ./tasks.yaml, else the packaged copy
     chosen = tf.resolve(names) if names else tf.all_tasks()
     with results_lock(results_dir, wait, lambda: err_console.print(
             f"Waiting for another linclf process on {results_dir} ...")):
@@ -54,16 +54,14 @@ def report(
             from linclf_cli.data.locate import find_dataset
 
             find_dataset("mnist", data_dir)  # raises DataError naming the files and the fix
+        before = {p.task.ref: p.status for p in plans}
         outcome = run_plans(plans, jobs or scheduler.default_workers(), data_dir)
-        summarize(outcome)
+        summarize(outcome, before)
         text, expectations = build(tf, plans, results_dir, _provenance())
         md, html = results_dir / "REPORT.md", results_dir / "report.html"
-        unchanged = md.exists() and html.exists() and md.read_text(encoding="utf-8") == text
-        if not unchanged:  # a fully cached report rewrites nothing
-            from linclf_cli.report.html import write_html  # markdown-it only when needed
+        from linclf_cli.report.html import write_report
 
-            io.atomic_write_text(md, text)
-            write_html(md, html, "linclf report")
+        write_report(text, md, html, "linclf report")  # both rebuilt every time, atomically
         if pdf:
             from linclf_cli.report.pdf import print_pdf
 
@@ -80,8 +78,15 @@ def report(
     for e in failed:
         err_console.print(f"[red]failed[/] {e['task']}: {e['metric']} {e.get('condition', '')} "
                           f"(measured {e.get('value')})", highlight=False)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps({"files": [str(f) for f in written], "expectations": {
+            "passed": n_pass, "failed": len(failed), "not_run": n_skip}, "failed": failed,
+            "errors": outcome.errors}, indent=2, default=str))
     if failed or outcome.errors:
         raise typer.Exit(1)
+
 
 def _provenance() -> dict:
     """What built the report, for its closing section: linclf version, git commit, command."""
