@@ -92,3 +92,68 @@ def test_malformed_history_csv_names_file_and_line(tmp_path, text, words):
     with pytest.raises(OutputError, match=words) as ei:
         io.read_csv(p)
     assert str(p) in str(ei.value)
+
+
+# --------------------------------------------------------------------------- job.json, task.json
+
+
+def _toy_tasks(tmp_path, expect):
+    import yaml
+
+    doc = {"version": 1, "assignments": [{"id": "t", "title": "T", "tasks": [
+        {"id": "g", "title": "toy", "command": "toy", "expect": expect}]}]}
+    p = tmp_path / "tasks.yaml"
+    p.write_text(yaml.safe_dump(doc))
+    return p
+
+
+def _cli(cmd, tf, res, *extra):
+    return runner.invoke(app, [cmd, *extra, "--tasks-file", str(tf), "--results-dir", str(res)])
+
+
+def _status(tf, res):
+    r = _cli("tasks", tf, res, "--json")
+    assert r.exit_code == 0, r.output
+    return {t["task"]: (t["status"], t["reason"]) for t in json.loads(r.stdout)}["t/g"]
+
+
+@pytest.fixture
+def toy(tmp_path):
+    tf = _toy_tasks(tmp_path, [{"metric": "toy_final_loss", "min": 0.0, "max": 10.0}])
+    res = tmp_path / "results"
+    r = _cli("report", tf, res, "t")
+    assert r.exit_code == 0, r.output
+    return tf, res, res / "t" / "g"
+
+
+@pytest.mark.parametrize("name, forge, words", [
+    ("job.json", lambda d: [], "holds list"),
+    ("task.json", lambda d: [], "holds list"),
+    ("task.json", lambda d: {**d, "metrics": {**d["metrics"], "toy_final_loss": "abc"}}, "toy_final_loss is 'abc', not a number"),
+    ("metrics.json", lambda d: {**d, "toy_final_loss": "abc"}, "toy_final_loss is 'abc', not a number"),
+    ("task.json", lambda d: {**d, "metrics": {**d["metrics"], "best_name": "../../x"}}, "not a plain name"),
+])
+def test_malformed_records_are_stale_and_redone(toy, name, forge, words):
+    tf, res, d = toy
+    path = d / name
+    good = json.loads(path.read_text())
+    path.write_text(json.dumps(forge(good)))
+    status, reason = _status(tf, res)
+    assert status == "stale" and str(path) in reason and words in reason
+    r = _cli("report", tf, res, "t")
+    assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+    assert _status(tf, res)[0] == "up-to-date"
+    assert isinstance(json.loads(path.read_text()), dict)
+
+
+def test_stored_passed_is_never_trusted(toy):
+    tf, res, d = toy
+    task = json.loads((d / "task.json").read_text())
+    task["metrics"]["toy_final_loss"] = 99.0  # forged number, forged verdict
+    task["expectations"][0].update(value=99.0, passed=True)
+    task["passed"] = True
+    (d / "task.json").write_text(json.dumps(task))
+    r = _cli("report", tf, res, "t")
+    assert r.exit_code == 1, r.output
+    md = (res / "REPORT.md").read_text()
+    assert "0 passed, 1 failed" in md and "✗ fail" in md

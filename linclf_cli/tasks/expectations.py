@@ -70,3 +70,71 @@ def evaluate(task: Task, own: dict, deps: dict[str, dict]) -> list[dict]:
                     "value": None if value is _MISSING else value, "missing": value is _MISSING,
                     "passed": ok, "description": e.description})
     return out
+
+
+# --------------------------------------------------------------------------- read-back checks
+
+import math  # noqa: E402
+import re  # noqa: E402
+
+_NUMERIC_KEY = re.compile(r"(^n_|^steps|_accuracy$|_loss$|_error$|_gap$|_diff$|^lam$|^eta$|"
+                          r"^learning_rate$|_norm|^epochs|_epoch$|_step$|_cost)")
+_INT_KEY = re.compile(r"^n_|^steps$|^steps_per_epoch$")
+_NAME_KEY = {"name", "best_name"}
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+
+
+def check_value(v: Any, where: str) -> str | None:
+    """Why ``v`` (read back at key path ``where``) does not fit linclf's schema, or None: a
+    number is a finite number, a count an integer, a name a plain name; containers recurse."""
+    key = where.rsplit(".", 1)[-1]
+    if isinstance(v, dict):
+        for k, x in v.items():
+            problem = check_value(x, f"{where}.{k}" if where else str(k))
+            if problem:
+                return problem
+        return None
+    if isinstance(v, list):
+        for i, x in enumerate(v):
+            problem = check_value(x, f"{where}.{i}")
+            if problem:
+                return problem
+        return None
+    if v is None or isinstance(v, bool):
+        return None
+    if isinstance(v, float) and math.isinf(v):
+        return f"{where} is {v}, not a finite number"
+    if key in _NAME_KEY and not (isinstance(v, str) and _PLAIN.fullmatch(v) and ".." not in v):
+        return f"{where} is {v!r}, not a plain name"
+    if _INT_KEY.search(key) and not isinstance(v, int):
+        return f"{where} is {v!r}, not an integer"
+    if _NUMERIC_KEY.search(key) and not isinstance(v, (int, float)):
+        return f"{where} is {v!r}, not a number"
+    return None
+
+
+def check_record(obj: Any, path, kind: str) -> str | None:
+    """Why a ``job.json`` / ``task.json`` / ``metrics.json`` read back from a results folder
+    cannot be trusted (named by file and key), or None."""
+    if not isinstance(obj, dict):
+        return f"{path} holds {type(obj).__name__}, not a JSON object"
+    if kind in ("job", "task") and not isinstance(obj.get("key"), str):
+        return f"{path}: key is {obj.get('key')!r}, not a string"
+    if kind == "job" and not isinstance(obj.get("components", {}), dict):
+        return f"{path}: components is not a JSON object"
+    if kind == "task":
+        for k, tp in (("metrics", dict), ("expectations", list), ("deps", dict), ("figures", list)):
+            if not isinstance(obj.get(k, tp()), tp):
+                return f"{path}: {k} is {type(obj.get(k)).__name__}, not {tp.__name__}"
+        metrics = obj.get("metrics", {})
+    else:
+        metrics = obj if kind == "metrics" else {}
+    problem = check_value(metrics, "")
+    return f"{path}: {problem}" if problem else None
+
+
+def reevaluate(task: Task, result: dict, deps: dict[str, dict]) -> dict:
+    """``result`` (a task.json read back) with every expectation evaluated again from its
+    metrics: a ``passed`` stored in the file is never trusted."""
+    checks = evaluate(task, result.get("metrics", {}), deps)
+    return {**result, "expectations": checks, "passed": all(c["passed"] for c in checks)}

@@ -119,6 +119,9 @@ def plan_job(label: str, spec: JobSpec, out: Path, data_dir: Path | None,
         jp.status, jp.reason = "stale", "--force"
     elif old is None:
         jp.status, jp.reason = "missing", "never run (or interrupted)"
+    elif (bad := expectations.check_record(old, out / "job.json", "job")
+          or expectations.check_record(_read_json(out / "metrics.json"), out / "metrics.json", "metrics")):
+        jp.status, jp.reason = "stale", f"unreadable: {bad}"  # redone, never trusted
     elif old.get("key") == jp.key:
         jp.status = "done"
     else:
@@ -153,12 +156,16 @@ def plan(tf: TaskFile, tasks: list[Task], results: Path, data_dir: Path | None,
             tp.reason = f"{j.label}: {j.reason}"
         elif old is None:
             tp.status, tp.reason = "missing", "not finalised (or interrupted)"
+        elif bad := expectations.check_record(old, tdir / "task.json", "task"):
+            tp.status, tp.reason = "stale", f"unreadable: {bad}"  # redone, never trusted
         elif old.get("key") != tp.key:
             changed = next((d.task.ref for d in deps if d.key != old.get("deps", {}).get(d.task.ref)), None)
             tp.status = "stale"
             tp.reason = f"dependency {changed} changed" if changed else "task definition changed"
-        else:
-            tp.status, tp.result = "up-to-date", old
+        else:  # expectations evaluated again from the metrics: a stored `passed` is not trusted
+            tp.status = "up-to-date"
+            tp.result = expectations.reevaluate(task, old, {u: (plans[u].result or {}).get("metrics", {})
+                                                            for u in task.uses})
         if force and tp.status == "up-to-date":
             tp.status, tp.reason = "stale", "--force"
         plans[task.ref] = tp
