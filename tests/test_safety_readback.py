@@ -157,3 +157,30 @@ def test_stored_passed_is_never_trusted(toy):
     assert r.exit_code == 1, r.output
     md = (res / "REPORT.md").read_text()
     assert "0 passed, 1 failed" in md and "✗ fail" in md
+
+
+@pytest.mark.realdata
+def test_truncated_weights_make_the_run_stale_and_4b_names_the_file(tmp_path, data_dir):
+    import yaml
+
+    doc = {"version": 1, "assignments": [{"id": "t", "title": "T", "tasks": [
+        {"id": "b", "title": "softmax", "command": "train", "args": {"model": "softmax", "epochs": 1},
+         "expect": [{"metric": "val_accuracy", "min": 0.5}]},
+        {"id": "w", "title": "weights", "command": "discuss", "uses": ["b"],
+         "figures": [{"kind": "weights", "runs": ["b"], "file": "w.png"}],
+         "expect": [{"metric": "b:val_accuracy", "min": 0.5}]}]}]}
+    tf = tmp_path / "tasks.yaml"
+    tf.write_text(yaml.safe_dump(doc))
+    res = tmp_path / "results"
+    args = ["--tasks-file", str(tf), "--results-dir", str(res), "--data-dir", str(data_dir), "-j", "1"]
+    assert runner.invoke(app, ["run", "--all", *args]).exit_code == 0
+    wz = res / "t" / "b" / "weights.npz"
+    wz.write_bytes(wz.read_bytes()[:500])
+    r = runner.invoke(app, ["plot-weights", str(wz.parent), "-o", str(tmp_path / "x.png")])
+    assert r.exit_code == 1 and str(wz) in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["tasks", "--json", *args[:-2]])
+    st = {t["task"]: t for t in json.loads(r.stdout)}
+    assert st["t/b"]["status"] == "stale" and "weights.npz" in st["t/b"]["reason"]
+    r = runner.invoke(app, ["run", "--all", *args])
+    assert r.exit_code == 0, r.output
+    assert load_weights(wz.parent).shape == (785, 10)

@@ -159,3 +159,30 @@ def read_npz(path: Path, expected: dict[str, tuple[int | None, ...]],
     except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
         raise _unreadable(path, getattr(exc, "strerror", None) or str(exc) or type(exc).__name__) from None
     return out
+
+
+def npz_problem(path: Path) -> str | None:
+    """Why the ``.npz`` at ``path`` is unreadable (headers and sizes only; no data read), or
+    None when it is absent or sound: the planner treats a run with a broken one as stale."""
+    import zipfile
+
+    from numpy.lib import format as npformat
+
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                with zf.open(info) as fh:
+                    version = npformat.read_magic(fh)
+                    read = (npformat.read_array_header_1_0 if version == (1, 0)
+                            else npformat.read_array_header_2_0)
+                    shape, _, dtype = read(fh)
+                    if dtype.hasobject:
+                        return f"{path}: {info.filename} holds Python objects"
+                    if int(np.prod(shape, dtype=object)) * dtype.itemsize > info.file_size:
+                        return f"{path}: {info.filename} is shorter than its header says"
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
+        return f"{path}: {exc or type(exc).__name__}"
+    return None

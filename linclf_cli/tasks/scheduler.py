@@ -120,7 +120,8 @@ def plan_job(label: str, spec: JobSpec, out: Path, data_dir: Path | None,
     elif old is None:
         jp.status, jp.reason = "missing", "never run (or interrupted)"
     elif (bad := expectations.check_record(old, out / "job.json", "job")
-          or expectations.check_record(_read_json(out / "metrics.json"), out / "metrics.json", "metrics")):
+          or expectations.check_record(_read_json(out / "metrics.json"), out / "metrics.json", "metrics")
+          or io.npz_problem(out / "weights.npz")):
         jp.status, jp.reason = "stale", f"unreadable: {bad}"  # redone, never trusted
     elif old.get("key") == jp.key:
         jp.status = "done"
