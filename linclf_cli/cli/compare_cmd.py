@@ -77,4 +77,6 @@ def compare(
             t.add_row(k.replace("_", " "), *(_cell(r.metrics.get(k)) for r in runs))
         Console().print(t)
     if out is not None:
-        err_console.print(f"Wrote {out}", highlight=False)
+        from .links import file_link
+
+        err_console.print(f"Wrote {file_link(out, err_console)}", highlight=False)

@@ -27,3 +27,15 @@ def open_in_browser(path: Path) -> bool:
         return bool(webbrowser.open(Path(path).resolve().as_uri()))
     except webbrowser.Error:
         return False
+
+
+def echo_path(path: Path) -> None:
+    """Print ``path`` on stdout: a clickable link on a terminal, the bare path when piped
+    (so ``$(linclf plot-weights ...)`` still captures just the path)."""
+    out = Console(soft_wrap=True, highlight=False)
+    if out.is_terminal:
+        out.print(file_link(path, out))
+    else:
+        import typer
+
+        typer.echo(str(path))

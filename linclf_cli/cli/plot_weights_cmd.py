@@ -17,7 +17,7 @@ def plot_weights(
     runs: Annotated[list[Path], typer.Argument(help="Run directories holding weights.npz (one row each).", show_default=False)],
     labels: Annotated[list[str], typer.Option("--label", help="Row label (repeatable, in run order).")] = [],
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")] = Path("weights.png"),
-    title: Annotated[Optional[str], typer.Option("--title")] = None,
+    title: Annotated[Optional[str], typer.Option("--title", help="Figure title (default: none).", show_default=False)] = None,
 ) -> None:
     """Render each digit's weight vector (bias excluded) as a 28x28 image, the ten digits side by
     side, one row per run, each row min-max normalised, grey colormap.
@@ -38,4 +38,6 @@ def plot_weights(
             raise UsageError(f"{r}: weights of shape {W.shape} are not MNIST weights (785 x K).")
         Ws.append(W)
     mnist_weight_rows(Ws, labels or [Path(r).name for r in runs], out, title=title)
-    typer.echo(str(out))
+    from .links import echo_path
+
+    echo_path(out)  # a clickable file:// link on a terminal
