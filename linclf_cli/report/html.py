@@ -92,6 +92,7 @@ nav.toc li { margin: .1em 0; }
   nav.toc { display: none; }
   a { color: inherit; text-decoration: none; }
   h1, h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
+  p:has(+ .table-wrap), p:has(+ figure) { break-after: avoid; page-break-after: avoid; }
   figure, table, tr, pre, blockquote, .math.block { break-inside: avoid; page-break-inside: avoid; }
   figure img { max-height: 45vh; width: auto; }
   .table-wrap, pre, .math.block { overflow: visible; }
