@@ -37,7 +37,7 @@ def foreign_entry(path: Path) -> str | None:
     path = Path(path)
     try:
         st = os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (RunDir reports an unwritable parent)
         return None
     if stat.S_ISLNK(st.st_mode):
         return f"{path} is a symbolic link"
