@@ -99,8 +99,9 @@ def test_fetch_calls_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                               isolated: Path) -> None:
     calls = []
 
-    def fake_fetch(name: str, dest_root: Path, progress: bool = True) -> Path:
-        calls.append((name, dest_root, progress))
+    def fake_fetch(name: str, dest_root: Path, progress: bool = True, binary: bool = False,
+                   ) -> Path:
+        calls.append((name, dest_root, progress) + ((True,) if binary else ()))
         return dest_root / "mnist"
 
     monkeypatch.setattr(download, "fetch_dataset", fake_fetch)
@@ -110,6 +111,9 @@ def test_fetch_calls_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "--data-dir" in res.stdout  # not on the search path: says how to use it
     res = run("fetch", "cifar10")
     assert res.exit_code == 0 and calls[-1][:2] == ("cifar10", isolated)
+    res = run("fetch", "cifar10", "--binary")
+    assert res.exit_code == 0 and calls[-1] == ("cifar10", isolated, True, True)
+    assert run("fetch", "mnist", "--binary").exit_code == 2
 
 
 def test_fetch_error_is_clean(monkeypatch: pytest.MonkeyPatch) -> None:

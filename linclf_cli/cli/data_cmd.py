@@ -18,9 +18,15 @@ from linclf_cli.data import download, locate
 from linclf_cli.data.cifar import find_cifar10, verify_cifar10
 from linclf_cli.data.mnist import verify_mnist
 from linclf_cli.data.registry import DATASETS
-from linclf_cli.errors import DataError, LinclfError
+from linclf_cli.errors import DataError, LinclfError, UsageError
 
-app = typer.Typer(help="Find, verify and fetch the datasets.", no_args_is_help=True)
+app = typer.Typer(help="""Find, verify and fetch the datasets.
+
+[bold]Examples[/]
+
+  linclf data where
+  linclf data verify mnist
+  linclf data fetch cifar10""", no_args_is_help=True)
 
 _DATA_DIR_HELP = "Folder searched first (before $LINCLF_DATA_DIR and the cache)."
 
@@ -182,16 +188,23 @@ def fetch(
         None, "--dest", help="Parent folder to download into (default: the user cache)."
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
+    binary: bool = typer.Option(
+        False, "--binary", help="CIFAR-10: the binary version (cifar-10-binary.tar.gz) instead "
+                                "of the python version."),
 ) -> None:
     """Download a dataset from its pinned mirrors and verify it (needs internet).
 
-    MNIST goes to DEST/mnist, CIFAR-10 to DEST/cifar-10-batches-py.
+    MNIST goes to DEST/mnist; CIFAR-10 to DEST/cifar-10-batches-py (python version, the
+    default) or with --binary to DEST/cifar-10-batches-bin.  Only the archive's expected
+    files are extracted.
 
-    Example: linclf data fetch mnist --dest ~/datasets
+    Example: linclf data fetch cifar10 --binary --dest ~/datasets
     """
     with _user_errors():
         root = dest if dest is not None else locate.cache_dir()
-        out = download.fetch_dataset(name.value, root, progress=progress)
+        if binary and name is not DatasetName.cifar10:
+            raise UsageError("--binary applies to cifar10 only.", "Leave out --binary for mnist.")
+        out = download.fetch_dataset(name.value, root, progress=progress, binary=binary)
         msg = f"[green]{name.value} is ready in[/] {escape(str(out))}"
         found = any(
             locate.dataset_dir_in(name.value, p) == out for _, p in locate.candidate_dirs()

@@ -1,20 +1,28 @@
-"""Download dataset files from pinned mirrors, verified before they are put in place.
+"""Download dataset files through pooch: pinned digests, mirrors, retries, safe extraction.
 
-A download streams into a temporary file next to its destination, its digest is checked,
-and only then is it renamed into place with :func:`os.replace`; a file that fails
-verification is deleted.  Nothing here runs unless the user asks to fetch a dataset.
+* Each file (or archive) is fetched with :mod:`pooch` from the pinned mirrors in order, with
+  retries; pooch streams it into a temporary file next to its destination and keeps it only
+  if its digest equals the pinned one.  A Rich progress bar is handed to pooch's
+  ``HTTPDownloader`` as its progress object.
+* A file already at the destination is kept if it verifies; otherwise linclf refuses to
+  replace it (it never replaces a file it did not write) and says so.
+* CIFAR-10 archives are extracted by :class:`SafeUntar` (a ``pooch.Untar``): the whole member
+  list is checked first (only the expected regular files and their folder; no links, no
+  absolute or ``..`` paths), members are written into a fresh private temporary directory
+  (``tempfile.mkdtemp`` inside the destination) with ``O_EXCL | O_NOFOLLOW``, and the folder
+  is then renamed into place.
+
+Nothing here runs unless the user asks to fetch a dataset.
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import os
 import shutil
 import tarfile
-import urllib.request
-from collections.abc import Callable, Sequence
-from pathlib import Path
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from rich.console import Console
@@ -27,52 +35,27 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from linclf_cli.data import integrity
 from linclf_cli.data.locate import check_name
 from linclf_cli.data.registry import (
     CIFAR10_ARCHIVE,
     CIFAR10_ARCHIVE_MEMBERS,
-    CIFAR10_FILES,
+    CIFAR10_BIN_ARCHIVE,
+    CIFAR10_BIN_ARCHIVE_MEMBERS,
+    CIFAR10_BIN_SUBDIR,
     CIFAR10_MIRRORS,
     CIFAR10_SUBDIR,
     MNIST_FILES,
     MNIST_MIRRORS,
     MNIST_SUBDIR,
+    PinnedFile,
     mnist_urls,
 )
 from linclf_cli.errors import DataError
 
 CHUNK = 1 << 20
 TIMEOUT_S = 60.0
-Opener = Callable[..., Any]
-
-
-class _VerificationFailed(Exception):
-    pass
-
-
-def _digests_match(
-    path: Path, sha256: str | None, md5: str | None, size: int | None
-) -> tuple[bool, str]:
-    """Check a file on disk; returns (ok, reason)."""
-    h_sha, h_md5, n = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            n += len(chunk)
-            h_sha.update(chunk)
-            h_md5.update(chunk)
-    return _compare(n, h_sha.hexdigest(), h_md5.hexdigest(), sha256, md5, size)
-
-
-def _compare(
-    n: int, got_sha: str, got_md5: str, sha256: str | None, md5: str | None, size: int | None
-) -> tuple[bool, str]:
-    if size is not None and n != size:
-        return False, f"size {n} bytes, expected {size}"
-    if sha256 is not None and got_sha != sha256.lower():
-        return False, f"sha256 {got_sha}, expected {sha256}"
-    if md5 is not None and got_md5 != md5.lower():
-        return False, f"md5 {got_md5}, expected {md5}"
-    return True, ""
+RETRIES = 2
 
 
 def _progress(enabled: bool) -> Progress:
@@ -88,33 +71,53 @@ def _progress(enabled: bool) -> Progress:
     )
 
 
-def _fetch_one(
-    url: str,
-    tmp: Path,
-    opener: Opener,
-    progress: Progress,
-    sha256: str | None,
-    md5: str | None,
-    size: int | None,
-) -> None:
-    h_sha, h_md5, n = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
-    with opener(url, timeout=TIMEOUT_S) as resp:
-        headers = getattr(resp, "headers", None)
-        length = headers.get("Content-Length") if headers is not None else None
-        total = size if size is not None else (int(length) if length and length.isdigit() else None)
-        task = progress.add_task(url.rsplit("/", 1)[-1] or url, total=total)
-        with open(tmp, "wb") as out:
-            while chunk := resp.read(CHUNK):
-                out.write(chunk)
-                h_sha.update(chunk)
-                h_md5.update(chunk)
-                n += len(chunk)
-                progress.update(task, advance=len(chunk))
-                if size is not None and n > size:
-                    raise _VerificationFailed(f"more than the expected {size} bytes")
-    ok, reason = _compare(n, h_sha.hexdigest(), h_md5.hexdigest(), sha256, md5, size)
-    if not ok:
-        raise _VerificationFailed(f"verification failed: {reason}")
+class RichPoochBar:
+    """The tqdm-like object pooch's ``HTTPDownloader(progressbar=...)`` drives (total,
+    update, reset, close), shown as one task of a Rich progress display."""
+
+    def __init__(self, progress: Progress, description: str, total: int | None = None) -> None:
+        self._progress = progress
+        self._total = total
+        self.task = progress.add_task(description, total=total)
+
+    @property
+    def total(self) -> int | None:
+        return self._total
+
+    @total.setter
+    def total(self, value: int | None) -> None:
+        self._total = value or self._total  # a missing Content-Length keeps the pinned size
+        self._progress.update(self.task, total=self._total)
+
+    def update(self, n: int) -> None:
+        self._progress.advance(self.task, n)
+
+    def reset(self) -> None:
+        self._progress.reset(self.task, total=self._total)
+
+    def close(self) -> None:
+        self._progress.refresh()
+
+
+def _known_hash(sha256: str | None, md5: str | None) -> str | None:
+    return f"sha256:{sha256}" if sha256 else (f"md5:{md5}" if md5 else None)
+
+
+def _check_existing(dest: Path, sha256: str | None, md5: str | None) -> bool:
+    """True if ``dest`` exists and verifies; DataError if it exists and does not."""
+    if not os.path.lexists(dest):
+        return False
+    if dest.is_symlink() or not dest.is_file():
+        raise DataError(f"{dest} exists and is not a regular file; linclf does not replace it.",
+                        f"Move it aside, then fetch again.")
+    algo, want = ("sha256", sha256) if sha256 else ("md5", md5)
+    c = integrity.check(dest, algo, want or "-")
+    if c.ok:
+        return True
+    raise DataError(
+        f"{dest} exists but is not the published file: {algo} {c.actual}, expected {want}. "
+        "linclf does not replace files it did not write.",
+        f"Move {dest} aside (or delete it), then fetch again.")
 
 
 def download_file(
@@ -124,125 +127,194 @@ def download_file(
     md5: str | None = None,
     size: int | None = None,
     progress: bool = True,
-    opener: Opener = urllib.request.urlopen,
+    downloader: Any = None,
+    processor: Any = None,
 ) -> Path:
-    """Download ``dest`` from the first mirror that serves a file with the pinned digests.
+    """Download ``dest`` from the first mirror that serves a file with the pinned digest.
 
-    If ``dest`` already exists and verifies, nothing is downloaded.
+    If ``dest`` already exists and verifies, nothing is downloaded (a ``processor`` still
+    runs on it).
 
     Parameters
     ----------
-    urls : mirror URLs of the same file, tried in order.
+    urls : mirror URLs of the same file, tried in order (each with pooch's retries).
     dest : final path; its folder is created.
-    sha256, md5, size : expected digests / size; ``None`` skips that check.
+    sha256, md5 : pinned digests (sha256 preferred); at least one is required.
+    size : expected size, shown on the progress bar when the server sends no length.
     progress : show a Rich progress bar on stderr.
-    opener : ``urllib.request.urlopen``-like callable ``opener(url, timeout=...)`` returning a
-        context manager with ``read(n)`` (and optionally ``headers``).
-
-    Returns
-    -------
-    Path : ``dest``, verified.
+    downloader : a pooch downloader to use instead of ``pooch.HTTPDownloader`` (tests).
+    processor : a pooch processor run on the verified file (e.g. :class:`SafeUntar`).
 
     Raises
     ------
-    DataError : every mirror failed (each URL and its error are listed), or ``dest``'s folder
-        cannot be written.
+    DataError : every mirror failed (each URL and its error are listed), ``dest`` exists and
+        does not verify, or ``dest``'s folder cannot be written.
     """
+    import pooch  # imported on first use: only `linclf data fetch` needs it
+
     dest = Path(dest)
-    if dest.is_file() and (sha256 or md5) and _digests_match(dest, sha256, md5, size)[0]:
-        return dest
+    known = _known_hash(sha256, md5)
+    if known is None:
+        raise DataError(f"No pinned digest for {dest.name}.", "Only pinned files are fetched.")
+    existed = _check_existing(dest, sha256, md5)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"Cannot create {dest.parent}: {exc.strerror or exc}.",
                         "Choose a writable --dest folder.") from exc
-    tmp = dest.with_name(f".linclf-tmp-{dest.name}.{os.getpid()}.part")
+    if existed:
+        if processor is not None:
+            processor(str(dest), "fetch", None)
+        return dest
     errors: list[str] = []
     with _progress(progress) as bar:
         for url in urls:
+            base, _, fname = url.rpartition("/")
+            dl = downloader
+            if dl is None:
+                dl = pooch.HTTPDownloader(progressbar=RichPoochBar(bar, fname, size) if progress
+                                          else False, timeout=TIMEOUT_S)
+            p = pooch.create(path=dest.parent, base_url=base + "/", registry={fname: known},
+                             retry_if_failed=RETRIES)
             try:
-                _fetch_one(url, tmp, opener, bar, sha256, md5, size)
-                os.replace(tmp, dest)
+                p.fetch(fname, downloader=dl, processor=processor)
+                if fname != dest.name:
+                    os.replace(dest.parent / fname, dest)
                 return dest
-            except (OSError, ValueError, http.client.HTTPException, _VerificationFailed) as exc:
-                errors.append(f"{url}: {type(exc).__name__}: {exc}")
-            finally:
-                tmp.unlink(missing_ok=True)
+            except DataError:
+                raise
+            except Exception as exc:  # noqa: BLE001  network, HTTP and hash errors from pooch
+                errors.append(f"{url}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
     tried = "; ".join(errors) if errors else "no URLs given"
-    expect = f" (sha256 {sha256})" if sha256 else (f" (md5 {md5})" if md5 else "")
     raise DataError(
         f"Could not download {dest.name}. Tried: {tried}.",
-        f"Download {dest.name}{expect} by hand on a machine with internet and put it at {dest}.",
+        f"Download {dest.name} ({known}) by hand on a machine with internet and put it at "
+        f"{dest}.",
     )
 
 
-def extract_cifar10_archive(archive: Path, dest_root: Path) -> Path:
-    """Extract the expected members of ``cifar-10-python.tar.gz`` into ``dest_root``.
+def _is_escaping(name: str) -> bool:
+    p = PurePosixPath(name)
+    return p.is_absolute() or ".." in p.parts or name.startswith(("/", "\\")) or "\\" in name
 
-    Only the fixed member names of the official archive are extracted, as regular files,
-    to paths built from those names (never from the archive), so links and ``..`` paths in a
-    hostile archive are ignored.
 
-    Returns
-    -------
-    Path : ``dest_root / "cifar-10-batches-py"``.
+class SafeUntar:
+    """A ``pooch.Untar`` processor that extracts only the expected members, safely.
 
-    Raises
-    ------
-    DataError : unreadable archive or a required member missing / not a regular file.
+    Parameters
+    ----------
+    members : the archive paths that may be extracted (``folder/file``); all share one
+        top folder.
+    required : those that must be present.
+    extract_dir : absolute folder to extract into (a fresh private temporary directory).
+
+    Raises DataError (naming the archive and the member) for an unexpected or
+    path-escaping member, a link or device, or a required member that is missing.
     """
-    out = Path(dest_root) / CIFAR10_SUBDIR
-    required = {f"{CIFAR10_SUBDIR}/{n}" for n in CIFAR10_FILES}
-    hint = f"Delete {archive} and run `linclf data fetch cifar10` again."
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(archive, "r:gz") as tar:
-            for name in CIFAR10_ARCHIVE_MEMBERS:
-                try:
-                    member = tar.getmember(name)
-                except KeyError:
-                    member = None
-                if member is None or not member.isfile():
-                    if name in required:
-                        raise DataError(f"{archive} has no regular file {name}.", hint)
-                    continue
-                src = tar.extractfile(member)
-                assert src is not None  # regular files always have a stream
-                target = out / name.rsplit("/", 1)[1]
-                tmp = target.with_name(f".linclf-tmp-{target.name}")
-                with src, open(tmp, "wb") as f:
-                    shutil.copyfileobj(src, f, CHUNK)
-                os.replace(tmp, target)
-    except DataError:
-        raise
-    except (OSError, EOFError, tarfile.TarError) as exc:
-        raise DataError(f"Cannot extract {archive}: {type(exc).__name__}: {exc}.", hint) from exc
-    return out
+
+    def __init__(self, members: Sequence[str], required: Sequence[str], extract_dir: Path,
+                 ) -> None:
+        import pooch
+
+        self._untar = pooch.Untar(members=list(members), extract_dir=str(extract_dir))
+        self._untar._extract_file = self._extract_file  # type: ignore[method-assign]
+        self.members = tuple(members)
+        self.required = frozenset(required)
+        self.top = self.members[0].split("/", 1)[0]
+
+    def __call__(self, fname: str, action: str, pup: Any) -> list[str]:
+        return self._untar(fname, action, pup)
+
+    def _extract_file(self, fname: str, extract_dir: str) -> None:
+        archive = Path(fname)
+        hint = f"Delete {archive} and run `linclf data fetch` again (the archive is not the " \
+               "published one)."
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                infos = tar.getmembers()
+                seen: dict[str, tarfile.TarInfo] = {}
+                for m in infos:
+                    name = m.name.rstrip("/")
+                    if _is_escaping(m.name):
+                        raise DataError(f"{archive} has a path-escaping member {m.name!r}; "
+                                        "nothing was extracted.", hint)
+                    if name == self.top:
+                        if not m.isdir():
+                            raise DataError(f"{archive}: {name!r} is not a folder.", hint)
+                        continue
+                    if name not in self.members:
+                        raise DataError(f"{archive} has an unexpected member {m.name!r} "
+                                        f"(expected only {', '.join(self.members)}); nothing "
+                                        "was extracted.", hint)
+                    if not m.isfile():
+                        raise DataError(f"{archive}: member {m.name!r} is not a regular file "
+                                        "(a link or device); nothing was extracted.", hint)
+                    seen[name] = m
+                missing = sorted(self.required - set(seen))
+                if missing:
+                    raise DataError(f"{archive} has no {', '.join(missing)}.", hint)
+                out = Path(extract_dir) / self.top
+                out.mkdir(mode=0o700, exist_ok=True)
+                for name, m in seen.items():
+                    src = tar.extractfile(m)
+                    assert src is not None
+                    target = out / name.rsplit("/", 1)[1]
+                    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                                 | getattr(os, "O_NOFOLLOW", 0), 0o644)
+                    with src, os.fdopen(fd, "wb") as f:
+                        shutil.copyfileobj(src, f, CHUNK)
+        except DataError:
+            raise
+        except (OSError, EOFError, tarfile.TarError) as exc:
+            raise DataError(f"Cannot extract {archive}: {type(exc).__name__}: {exc}.",
+                            hint) from exc
+
+
+def _place(extracted: Path, target: Path) -> None:
+    """Move an extracted folder into place; never replace anything linclf did not write."""
+    if target.is_symlink():
+        raise DataError(f"{target} is a symbolic link; linclf does not write through it.",
+                        f"Remove the link or choose another --dest.")
+    if not os.path.lexists(target):
+        os.rename(extracted, target)
+        return
+    if not target.is_dir():
+        raise DataError(f"{target} exists and is not a folder.", "Move it aside and fetch again.")
+    clash = []
+    for f in sorted(extracted.iterdir()):
+        dst = target / f.name
+        if not os.path.lexists(dst):
+            os.rename(f, dst)
+        elif dst.is_symlink() or not dst.is_file() or dst.read_bytes() != f.read_bytes():
+            clash.append(str(dst))
+    if clash:
+        raise DataError(f"{target} already holds different files: {', '.join(clash)}; linclf "
+                        "does not replace files it did not write.",
+                        f"Move {target} aside, then fetch again.")
 
 
 def fetch_dataset(
     name: str,
     dest_root: Path,
     progress: bool = True,
-    opener: Opener = urllib.request.urlopen,
     mirrors: Sequence[str] | None = None,
     keep_archive: bool = False,
+    binary: bool = False,
+    downloader: Any = None,
 ) -> Path:
     """Download and verify a dataset into ``dest_root``.
 
     Parameters
     ----------
-    name : ``"mnist"`` (four files into ``dest_root/mnist``) or ``"cifar10"`` (archive
-        verified, then extracted into ``dest_root/cifar-10-batches-py``).
+    name : ``"mnist"`` (four files into ``dest_root/mnist``) or ``"cifar10"`` (the python
+        archive, or with ``binary`` the binary one, verified, then extracted into
+        ``dest_root/cifar-10-batches-py`` or ``dest_root/cifar-10-batches-bin``).
     dest_root : parent folder, e.g. the cache dir or ``$LINCLF_DATA_DIR``.
     progress : Rich progress bars on stderr.
-    opener : see :func:`download_file`.
-    mirrors : base URLs overriding the pinned mirrors (each ending in ``/``).
-    keep_archive : keep ``cifar-10-python.tar.gz`` after extraction.
-
-    Returns
-    -------
-    Path : the dataset folder.
+    mirrors : base URLs overriding the pinned mirrors.
+    keep_archive : keep the downloaded archive after extraction (one that was already
+        there is always kept).
+    downloader : a pooch downloader (tests).
 
     Raises
     ------
@@ -255,15 +327,27 @@ def fetch_dataset(
         bases = tuple(mirrors) if mirrors else MNIST_MIRRORS
         for f in MNIST_FILES.values():
             download_file(mnist_urls(f, bases), out / f.name, f.sha256, f.md5, f.size,
-                          progress=progress, opener=opener)
+                          progress=progress, downloader=downloader)
         return out
+    a: PinnedFile = CIFAR10_BIN_ARCHIVE if binary else CIFAR10_ARCHIVE
+    members = CIFAR10_BIN_ARCHIVE_MEMBERS if binary else CIFAR10_ARCHIVE_MEMBERS
+    sub = CIFAR10_BIN_SUBDIR if binary else CIFAR10_SUBDIR
     bases = tuple(mirrors) if mirrors else CIFAR10_MIRRORS
-    a = CIFAR10_ARCHIVE
-    archive = download_file(
-        [b.rstrip("/") + "/" + a.name for b in bases], dest_root / a.name,
-        a.sha256, a.md5, a.size, progress=progress, opener=opener,
-    )
-    out = extract_cifar10_archive(archive, dest_root)
-    if not keep_archive:
+    archive = dest_root / a.name
+    had_archive = os.path.lexists(archive)
+    try:
+        dest_root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".linclf-extract-", dir=dest_root))
+    except OSError as exc:
+        raise DataError(f"Cannot create a folder in {dest_root}: {exc.strerror or exc}.",
+                        "Choose a writable --dest folder.") from exc
+    try:
+        untar = SafeUntar(members, [m for m in members if not m.endswith("readme.html")], tmp)
+        download_file([b.rstrip("/") + "/" + a.name for b in bases], archive, a.sha256, a.md5,
+                      a.size, progress=progress, downloader=downloader, processor=untar)
+        _place(tmp / sub, dest_root / sub)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # our private temporary folder only
+    if not keep_archive and not had_archive:
         archive.unlink(missing_ok=True)
-    return out
+    return dest_root / sub
