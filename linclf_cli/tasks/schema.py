@@ -220,18 +220,43 @@ def _read_text(path: Path) -> str:
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+MAX_YAML_NODES = 200_000  # a tasks file expands to a few thousand nodes
+
+
 def _load_yaml(text: str, path: Path) -> Any:
-    """Safe YAML with anchors and aliases refused (checked on the event stream before
-    anything is built): an alias bomb of a few hundred bytes expands to gigabytes when the
-    task is hashed, and a tasks file never needs them."""
+    """Safe YAML whose size *after* expanding aliases is bounded (counted on the event stream
+    before anything is built): an alias bomb of a few hundred bytes, which would expand to
+    gigabytes when the task is hashed, is refused naming its line.  Plain anchors and aliases,
+    as PyYAML writes for shared objects, are fine."""
+    sizes: dict[str, int] = {}
+    stack: list[list] = [[None, 0]]  # [anchor, expanded node count] per open collection
+    total = 0
     for event in yaml.parse(text, Loader=_YAML_LOADER):
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            stack.append([event.anchor, 1])
+            continue
+        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            anchor, n = stack.pop()
+            if anchor is not None:
+                sizes[anchor] = n
+            stack[-1][1] += n
+            continue
+        if isinstance(event, yaml.AliasEvent):
+            n = sizes.get(event.anchor, 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            n = 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        else:
+            continue
+        stack[-1][1] += n
+        total = max(total, sum(f[1] for f in stack))
+        if total > MAX_YAML_NODES:
             mark = event.start_mark
-            what = f"an alias (*{event.anchor})" if isinstance(event, yaml.AliasEvent) \
-                else f"an anchor (&{event.anchor})"
-            raise ConfigError(f"{path}: {what} at line {mark.line + 1}, column {mark.column + 1}: "
-                              "YAML anchors and aliases are not allowed in a tasks file.",
-                              "Write the value out in full.")
+            raise ConfigError(f"{path}: the document expands to more than {MAX_YAML_NODES} values "
+                              f"through YAML aliases (at line {mark.line + 1}, column "
+                              f"{mark.column + 1}, alias *{getattr(event, 'anchor', '')}).",
+                              "Write the values out instead of nesting aliases.")
     return yaml.load(text, Loader=_YAML_LOADER)
 
 
