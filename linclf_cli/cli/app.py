@@ -117,7 +117,7 @@ def build_app(only: str | None = None) -> typer.Typer:
             for info in obj.registered_commands:
                 info.cls = LinclfCommand
                 info.callback = with_quiet(info.callback)
-            app.add_typer(obj, name=name, help=help_, cls=LinclfGroup)
+            app.add_typer(obj, name=name, help=obj.info.help or help_, short_help=help_, cls=LinclfGroup)
         else:  # the docstring gives the help: its first line in the command list, then examples
             app.command(name, short_help=help_, cls=LinclfCommand)(with_quiet(obj))
     return app

@@ -51,7 +51,8 @@ def gradcheck(
 
       linclf gradcheck
       linclf gradcheck --model softmax --l2 0 --l2 2 --json
-      linclf gradcheck --synthetic -m dd2424-softmax -m dd2424-sigmoid -m mlp --hidden 128,64
+      linclf gradcheck --synthetic -m dd2424-softmax -m dd2424-sigmoid
+      linclf gradcheck --synthetic -m mlp --hidden 128,64
     """
     models = model or list(gradchecks.TDT_MODELS)
     unknown = [m for m in models if m not in MODELS]

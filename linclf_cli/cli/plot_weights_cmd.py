@@ -24,7 +24,8 @@ def plot_weights(
 
     [bold]Examples[/]
 
-      linclf plot-weights results/tdt4265-a1/3b results/tdt4265-a1/4b --label "λ = 0" --label "λ = 2"
+      linclf plot-weights results/tdt4265-a1/3b results/tdt4265-a1/4b \\
+          --label "λ = 0" --label "λ = 2" -o weights.png
     """
     from linclf_cli.plots.images import mnist_weight_rows
     from linclf_cli.tasks.figures import load_weights

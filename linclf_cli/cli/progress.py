@@ -31,16 +31,16 @@ def display_label(label: str) -> str:
 
 
 def format_fields(fields: dict | None) -> str:
-    """``epoch 3/50  loss 0.0651  val 0.979`` from what a run reports (missing parts left out)."""
+    """``epoch 3/50 loss 0.0651 val 0.979`` from what a run reports (missing parts left out)."""
     fields = fields or {}
     parts = []
     if fields.get("epoch") is not None:
         parts.append(f"epoch {fields['epoch']}" + (f"/{fields['epochs']}" if fields.get("epochs") else ""))
     if fields.get("loss") is not None:
-        parts.append(f"loss {fields['loss']:.4g}")
+        parts.append(f"loss {fields['loss']:.3g}")
     if fields.get("val_accuracy") is not None:
         parts.append(f"val {fields['val_accuracy']:.3f}")
-    return "  ".join(parts)
+    return " ".join(parts)  # fits beside a bar at 80 columns
 
 
 class _Bar(BarColumn):
@@ -70,7 +70,7 @@ class _Info(ProgressColumn):
 def make_progress(console: Console) -> Progress:
     """A Rich progress display, silent when ``console`` is not a terminal or is quiet."""
     return Progress(
-        TextColumn("[bold]{task.description}"), _Bar(bar_width=16), TaskProgressColumn(),
+        TextColumn("[bold]{task.description}"), _Bar(bar_width=10), TaskProgressColumn(),
         _Elapsed(), _Info(), console=console, disable=not console.is_terminal or console.quiet,
         transient=False)
 
@@ -88,13 +88,17 @@ def progress_callback(description: str, console: Console) -> Iterator:
             progress.update(task, completed=done, total=total, info=format_fields(fields))
 
         yield callback
-        if last["total"] and last["done"] < last["total"]:  # early stop: end the bar here
-            progress.update(task, total=last["done"], info=stopped_text(last["fields"]))
+        if last["total"] and last["done"] < last["total"]:  # early stop: the bar stays where it stopped
+            progress.update(task, info=stopped_text(last["fields"]))
+            progress.stop_task(task)
 
 
 def stopped_text(fields: dict) -> str:
-    epoch = fields.get("epoch")
-    return f"stopped early at epoch {epoch}" if epoch is not None else "stopped early"
+    """``stopped early at step 1038 (epoch 33)``: where an early-stopped run ended, numbered as
+    metrics.json and ``linclf train`` give it (0-based)."""
+    if fields.get("stopped_step") is None:
+        return "stopped early"
+    return f"stopped early at step {fields['stopped_step']} (epoch {fields['stopped_epoch']})"
 
 
 class JobProgress:
@@ -112,7 +116,7 @@ class JobProgress:
     def __call__(self, event: str, label: str, done: int = 0, total: int = 0, fields: dict | None = None) -> None:
         p = self.progress
         if event == "start":  # submitted; waits for a worker
-            self.bars[label] = p.add_task(display_label(label), total=None, start=False, info="queued")
+            self.bars[label] = p.add_task(display_label(label), total=None, start=False, info="")
         elif event == "progress" and label in self.bars:
             bar = self.bars[label]
             if label not in self.started:

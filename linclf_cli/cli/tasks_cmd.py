@@ -80,31 +80,37 @@ def _reason(p: scheduler.TaskPlan) -> str:
     text = p.reason.replace(f"{p.task.assignment}/", "")  # 2b rather than tdt4265-a1/2b
     head, sep, rest = text.partition(": ")
     if sep and p.status == "missing" and rest.startswith("never run"):
-        return rest  # which of its runs is first does not matter
-    if sep and head.split(" [")[0] == p.task.id:  # "4c [lambda-2]: config changed" -> "λ = 2: ..."
+        text = rest  # which of its runs is first does not matter
+    elif sep and head.split(" [")[0] == p.task.id:  # "4c [lambda-2]: config changed" -> "λ = 2: ..."
         text = (display_label(head).removeprefix(p.task.id).strip() + ": " + rest).removeprefix(": ")
     for key, name in DATASET_NAMES.items():
         text = text.replace(f"{key} data not found", f"{name} not found")
-    return text
+    return text.replace(" (or interrupted)", "")  # a run cut short leaves nothing: same thing
 
 
-def status_table(plans: list[scheduler.TaskPlan], title: str = "Tasks", explain: bool = True) -> Table:
-    """One line per task at 80 columns: ids and statuses never cut, long titles end in '…';
-    the reasons wrap between words.  Skipped (data missing) tasks give their reason once per
-    assignment, below the table (see :func:`skipped_lines`)."""
+def status_table(plans: list[scheduler.TaskPlan], title: str = "Tasks", explain: bool = True,
+                 width: int = 80) -> Table:
+    """One line per task at ``width`` columns: ids and statuses never cut, long titles end in
+    '…' (left out when fewer than 16 columns would remain for them), the reasons wrap between
+    words.  Skipped (data missing) tasks give their reason once per assignment, below the
+    table (see :func:`skipped_lines`)."""
     show_why = explain and any(p.status not in ("up-to-date", "unavailable") for p in plans)
+    why_w = min(26, max([0] + [len(_reason(p)) for p in plans if p.status not in ("up-to-date", "unavailable")]))
+    ref_w = max([4] + [len(p.task.ref) for p in plans])
+    show_title = not show_why or width - (ref_w + 10 + why_w + 6) >= 16
     # expand + ratio: the task and status columns keep their width, title and why share the rest
     t = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, title_justify="left",
               expand=True)
     t.add_column("task", no_wrap=True, min_width=max([4] + [len(p.task.ref) for p in plans]))
     t.add_column("status", no_wrap=True, min_width=10)
-    t.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1)
+    if show_title:
+        t.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1)
     if show_why:
-        t.add_column("why", overflow="ellipsis", max_width=32)  # wraps between words past 32
+        t.add_column("why", overflow="ellipsis", max_width=26)  # wraps between words past 26
     for p in plans:
         style = STATUS_STYLE.get(p.status, "")
         status = STATUS_TEXT.get(p.status, p.status)
-        row = [p.task.ref, f"[{style}]{status}[/]" if style else status, escape(p.task.spec.title)]
+        row = [p.task.ref, f"[{style}]{status}[/]" if style else status] + ([escape(p.task.spec.title)] if show_title else [])
         if show_why:
             row.append(escape(_reason(p)) if p.status not in ("up-to-date", "unavailable") else "")
         t.add_row(*row)
@@ -182,7 +188,7 @@ def tasks(
         typer.echo(json.dumps(plan_rows(plans), indent=2))
         return
     out = Console()
-    out.print(status_table(plans))
+    out.print(status_table(plans, width=out.width))
     for line in skipped_lines(plans):
         out.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True)
     out.print(count_line(plans), highlight=False)
@@ -222,7 +228,8 @@ def run(
         if as_json:
             typer.echo(json.dumps({"dry_run": True, "workers": workers, "tasks": plan_rows(plans)}, indent=2))
             return
-        Console().print(status_table(plans, "Dry run: what would happen", explain))
+        out = Console()
+        out.print(status_table(plans, "Dry run: what would happen", explain, out.width))
         for line in skipped_lines(plans):
             err_console.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True)
         err_console.print(f"{n} task(s) would run with {workers} worker(s).")

@@ -81,7 +81,7 @@ def verify(
 
       linclf verify 2b
       linclf verify tdt4265-a1 -j 2
-      linclf verify --results-dir submission/results --tasks-file submission/tasks.yaml
+      linclf verify -r submission/results -f submission/tasks.yaml
       linclf verify --against /tmp/regenerated --strict --json
     """
     for name, value in (("--rtol", rtol), ("--atol", atol), ("--figure-tol", figure_tol)):

@@ -176,7 +176,9 @@ def train(
     X_val, T_val : the validation set, same layout.
     cfg : hyperparameters.   rng : source of the per-epoch shuffles.
     callback : called as ``callback(steps_done, total_steps, fields)`` for progress display;
-        ``fields``: epoch (1-based), epochs, loss (this step's), val_accuracy (latest known or None).
+        ``fields``: epoch (1-based), epochs, loss (this step's), val_accuracy (latest known or None);
+        an early-stopped run ends with one call at the step it stopped, adding stopped_step and
+        stopped_epoch (0-based, as metrics.json has them).
     block : checks evaluated per batched GEMM (results do not depend on it).
     overlap : evaluate each block of checks in a background thread while training goes on
         (BLAS and ufuncs release the GIL, so this uses a second core; results are identical).
@@ -300,6 +302,11 @@ def train(
         if state["stop"] is not None:
             stopped_step, stopped_epoch, W = state["stop"]
             step = stopped_step + 1
+            if callback is not None:  # the display ends where the run stopped, not where it ran ahead to
+                callback(step, total, {"epoch": stopped_epoch + 1, "epochs": cfg.epochs,
+                                       "stopped_step": stopped_step, "stopped_epoch": stopped_epoch,
+                                       "loss": float(step_loss[stopped_step]),
+                                       "val_accuracy": float(cols["val_accuracy"][-1])})
         if cfg.restore_best and state["best_W"] is not None:
             W = state["best_W"]
         t_total = time.perf_counter() - t_start
