@@ -210,8 +210,19 @@ def test_diverging_run_leaves_no_directory(data_dir, tmp_path):
 
 
 def test_rerun_replaces_an_existing_directory(data_dir, tmp_path):
+    # a rerun over an earlier linclf run directory replaces it whole (files an older run left
+    # behind go with it); a folder of files linclf did not write is refused and left as it was
     out = tmp_path / "r"
-    out.mkdir()
-    (out / "stale.txt").write_text("old")
-    dd2424.run(Dd2424Config(n_epochs=1, n_batch=50), out, RunContext(data_dir=data_dir))
+    cfg = Dd2424Config(n_epochs=1, n_batch=50)
+    dd2424.run(cfg, out, RunContext(data_dir=data_dir))
+    (out / "stale.csv").write_text("old")
+    dd2424.run(cfg, out, RunContext(data_dir=data_dir))
     assert {p.name for p in out.iterdir()} == RUN_FILES
+
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "stale.txt").write_text("old")
+    with pytest.raises(UsageError, match="not a linclf run directory"):
+        dd2424.run(cfg, foreign, RunContext(data_dir=data_dir))
+    assert [p.name for p in foreign.iterdir()] == ["stale.txt"]
+    assert (foreign / "stale.txt").read_text() == "old"

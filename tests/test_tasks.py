@@ -120,7 +120,7 @@ def test_run_cache_stale_and_report(mini):
     assert set(s for s, _ in statuses(tf, res, dd).values()) == {"missing"}
     r = invoke("run", "--all", "--tasks-file", tf, "--results-dir", res, "--data-dir", dd, "-j", "2")
     assert r.exit_code == 0, r.output
-    assert "4 run(s) executed, 4 task(s) updated" in r.output
+    assert "4 tasks: 4 run (4 trainings), 0 up to date\n" in r.output
     st = statuses(tf, res, dd)
     assert all(s == "up-to-date" for s, _ in st.values()), st
     task = json.loads((res / "t" / "b" / "task.json").read_text())
@@ -128,7 +128,7 @@ def test_run_cache_stale_and_report(mini):
     assert task["metrics"]["val_accuracy"] == metrics["val_accuracy"] and task["passed"]
     # a cached rerun executes nothing
     r = invoke("run", "--all", "--tasks-file", tf, "--results-dir", res, "--data-dir", dd)
-    assert "0 run(s) executed, 0 task(s) updated, 4 up to date" in r.output
+    assert "4 tasks: 0 run (0 trainings), 4 up to date\n" in r.output
     # changing a run's config makes it and its dependants stale, with the reason
     doc = yaml.safe_load(tf.read_text())
     doc["assignments"][0]["tasks"][0]["args"]["epochs"] = 4

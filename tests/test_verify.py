@@ -243,3 +243,19 @@ def test_committed_2b_reproduces(data_dir):
                "--results-dir", ROOT / "results", "--data-dir", data_dir, "-j", "1")
     assert r.exit_code == 0, r.output
     assert "1 task identical" in r.output
+
+
+def test_verify_finds_the_tasks_file_like_run(tmp_path, monkeypatch):
+    # no tasks.yaml in the current directory: verify uses the copy shipped with linclf, as run does
+    monkeypatch.delenv("LINCLF_DATA_DIR", raising=False)
+    monkeypatch.setattr(locate, "cache_dir", lambda: tmp_path / "no-cache")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    r = invoke("run", "aml-a2/q1", "-j", "1")
+    assert r.exit_code == 0, r.output
+    assert (elsewhere / "results" / "aml-a2" / "q1" / "task.json").is_file()
+    r = invoke("verify", "aml-a2/q1", "-j", "1")
+    assert r.exit_code == 0, r.output
+    assert "shipped with linclf" in r.output and "1 task identical" in " ".join(r.output.split())
+    assert not (elsewhere / "tasks.yaml").exists()

@@ -15,10 +15,9 @@ from rich.table import Table
 
 from linclf_cli.errors import UsageError
 from linclf_cli.tasks import scheduler, verify as V
-from linclf_cli.tasks.schema import load_task_file
 
 from .common import err_console, handle_errors
-from .tasks_cmd import DataDir, TasksFile, run_plans
+from .tasks_cmd import DataDir, TasksFile, load_tasks, run_plans
 
 
 def _existing_dir(path: Path, option: str) -> Path:
@@ -60,7 +59,7 @@ def render(verdicts: list[V.TaskVerdict], console: Console) -> None:
 def verify(
     names: Annotated[Optional[list[str]], typer.Argument(help="Task ids (2b, tdt4265-a1/2b) or assignment ids; default every task.", show_default=False)] = None,
     results_dir: Annotated[Path, typer.Option("--results-dir", "-r", help="The committed results to check.")] = Path("results"),
-    tasks_file: TasksFile = Path("tasks.yaml"),
+    tasks_file: TasksFile = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel trainings (default: number of cores).", show_default=False)] = 0,
     data_dir: DataDir = None,
     against: Annotated[Optional[Path], typer.Option("--against", help="Compare with this already-regenerated results folder instead of rerunning.", show_default=False)] = None,
@@ -93,7 +92,7 @@ def verify(
         raise UsageError("--against and --keep cannot be combined.",
                          "--against compares with a folder already regenerated; --keep regenerates into one.")
     _existing_dir(results_dir, "--results-dir")
-    tf = load_task_file(tasks_file)
+    tf = load_tasks(tasks_file)
     chosen = tf.resolve(names) if names else tf.all_tasks()
     tol = V.Tolerance(atol=atol, rtol=rtol, figure_rms=figure_tol)
     console = err_console if as_json else Console()
