@@ -103,8 +103,13 @@ def init_mlp(
     rng: RandomSource,
     std: float = 1e-4,
     dtype=np.float32,
+    scheme: str = "normal",
 ) -> Params:
     """Initialise weights as ``std * N(0, 1)`` and biases as zeros (AML ``TwoLayerNet``).
+
+    ``scheme="he"`` scales each layer by its fan-in instead, ``sqrt(2 / fan_in) * N(0, 1)``
+    (He et al. 2015), and ignores ``std``: the initialisation under which deep ReLU nets
+    keep the scale of their activations and gradients from layer to layer.
 
     The draws happen layer by layer in the order W1, W2, ..., each a ``(fan_in, fan_out)``
     standard-normal block drawn in float64 and then cast, so a ``RandomState(seed)`` gives
@@ -129,9 +134,12 @@ def init_mlp(
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise UsageError(f"dtype must be float32 or float64, got {dtype}.")
+    if scheme not in ("normal", "he"):
+        raise UsageError(f"Unknown initialisation scheme {scheme!r}.", "Choose 'normal' or 'he'.")
     params: Params = {}
     for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-        params[f"W{l}"] = (std * rng.standard_normal((fan_in, fan_out))).astype(dtype)
+        scale = std if scheme == "normal" else float(np.sqrt(2.0 / fan_in))
+        params[f"W{l}"] = (scale * rng.standard_normal((fan_in, fan_out))).astype(dtype)
         params[f"b{l}"] = np.zeros(fan_out, dtype=dtype)
     return params
 

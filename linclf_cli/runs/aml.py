@@ -63,6 +63,7 @@ KIND = "aml"
 TOY_KIND = "aml-toy"
 OPTIMIZERS = ("sgd", "adam")
 PREPROCESS = ("mean_image", "normalize")
+INITS = ("normal", "he")  # init_std * N(0, 1) (the starters), or sqrt(2 / fan_in) * N(0, 1)
 DTYPES = {"float32": np.float32, "float64": np.float64}
 D_IN, N_CLASSES = 3072, 10
 CHANCE_THRESHOLD = 0.15
@@ -224,6 +225,7 @@ class AmlConfig:
     learning_rate_decay: float = 0.95
     reg: float | None = None
     init_std: float | None = None
+    init: str = "normal"
     preprocess: str | None = None
     n_train: int = 49000
     n_val: int = 1000
@@ -257,6 +259,7 @@ class AmlConfig:
                        "for example 0.25 (SGD) or 1e-3 (Adam).", nonneg=True),
             init_std=_float("init_std", std, "The starters use 1e-4 (SGD) or 1e-3 (Adam).",
                             positive=True),
+            init=_choice("init", self.init, INITS, "initialisation scheme"),
             preprocess=_choice("preprocess", pre, PREPROCESS, "pre-processing"),
             n_train=_int("n_train", self.n_train, 1, "The AML split uses 49000."),
             n_val=_int("n_val", self.n_val, 1, "The AML split uses 1000."),
@@ -338,7 +341,8 @@ def run(cfg: AmlConfig, out: Path, ctx: RunContext | None = None) -> dict:
     with RunDir(out) as rd:
         t1 = time.perf_counter()
         rng = np.random.default_rng(cfg.seed)
-        params = mlp.init_mlp(cfg.layer_sizes, rng, std=cfg.init_std, dtype=DTYPES[cfg.dtype])
+        params = mlp.init_mlp(cfg.layer_sizes, rng, std=cfg.init_std, dtype=DTYPES[cfg.dtype],
+                              scheme=cfg.init)
         hist, steps_lr = _train(cfg, params, data, rng, ctx)
         t_train = time.perf_counter() - t1
         metrics = final_metrics(cfg, params, hist, data)
@@ -431,6 +435,7 @@ def final_metrics(cfg: AmlConfig, params: dict, hist: dict, data: Prepared) -> d
         "reg": cfg.reg,
         "batch_size": cfg.batch_size,
         "init_std": cfg.init_std,
+        "init": cfg.init,
         "preprocess": cfg.preprocess,
         "n_train": int(len(data.y_train)),
         "n_val": int(len(data.y_val)),

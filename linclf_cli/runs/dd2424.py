@@ -134,6 +134,7 @@ class Dd2424Config:
     n_epochs: int = 40
     shuffle: bool = True
     flip: bool = False
+    flip_prob: float = 0.5
     decay: str = "none"
     decay_every: int = 10
     decay_factor: float = 0.1
@@ -157,6 +158,9 @@ class Dd2424Config:
             n_epochs=_int("n_epochs", self.n_epochs, 1, "Use for example 40 epochs."),
             shuffle=_bool("shuffle", self.shuffle),
             flip=_bool("flip", self.flip),
+            flip_prob=_float("flip_prob", self.flip_prob,
+                             "The flip probability lies in (0, 1]; the text uses 0.5.",
+                             positive=True, upper=1.0),
             decay=_choice("decay", self.decay, DECAYS, "learning-rate decay"),
             decay_every=_int("decay_every", self.decay_every, 1,
                              "The step-decay period is a number of epochs, for example 10."),
@@ -276,7 +280,8 @@ def run(cfg: Dd2424Config, out: Path, ctx: RunContext | None = None) -> dict:
         res = train_dd2424(
             data.X_train, data.Y_train, data.y_train, data.X_val, data.Y_val, data.y_val,
             model=cfg.model, lam=cfg.lam, eta=cfg.eta, n_batch=cfg.n_batch,
-            n_epochs=cfg.n_epochs, shuffle=cfg.shuffle, flip=cfg.flip, schedule=schedule,
+            n_epochs=cfg.n_epochs, shuffle=cfg.shuffle, flip=cfg.flip, flip_prob=cfg.flip_prob,
+            schedule=schedule,
             rng=np.random.default_rng(cfg.seed), init_std=INIT_STD,
             bias_init=INITS[cfg.init], dtype=DTYPES[cfg.dtype], callback=ctx.progress)
         t1 = time.perf_counter()

@@ -53,6 +53,28 @@ TRAIN_MODELS: dict[str, tuple[str, dict]] = {
 }
 
 
+def estimated_cost(kind: str, params: dict) -> float:
+    """A rough number of multiply-adds a run will take, to start the longest runs first when
+    several run in parallel (longest-processing-time order keeps every core busy to the end).
+    Only the order of runs depends on it, never a result."""
+    p = params
+    try:
+        if kind == "aml":
+            sizes = [3072, *(p.get("hidden") or [50]), 10]
+            per_example = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+            n = (p.get("num_iters", 1000) * p.get("batch_size", 200) if p.get("optimizer", "sgd") == "sgd"
+                 else p.get("epochs", 10) * p.get("n_train", 49000))
+            return 3.0 * n * per_example
+        if kind == "dd2424":
+            n = 49000 if p.get("split") == "bonus" else 10000
+            return 3.0 * p.get("n_epochs", 40) * n * 3072 * 10 * (1.3 if p.get("flip") else 1.0)
+        if kind == "tdt4265":
+            return 3.0 * p.get("epochs", 50) * 20000 * 785 * 10
+    except (TypeError, ValueError):
+        pass
+    return 0.0
+
+
 def train_kind(model: str) -> tuple[str, dict]:
     try:
         return TRAIN_MODELS[model]

@@ -266,6 +266,13 @@ def summarize_grid(task_dir: Path, g: GridParsed, job_metrics: dict[str, dict],
         rows.append(row)
     best_name = max(g.points, key=lambda n: job_metrics[n][g.select])  # first maximum, grid order
     best_m = job_metrics[best_name]
+    # Keep results/ small enough to clone: every point keeps its metrics, histories and
+    # figures, only the selected one its weights (weights.npz is written by the point's own run).
+    for name in g.points:
+        if name != best_name:
+            w = Path(task_dir) / name / "weights.npz"
+            if w.is_file() and not w.is_symlink():
+                w.unlink()
     best = {**next(r for r in rows if r["name"] == best_name),
             **{k: best_m[k] for k in TEST_METRICS if k in best_m}}
     out = {"kind": g.kind, "select": g.select, "fields": list(g.fields), "n_points": len(rows),

@@ -33,7 +33,7 @@ from linclf_cli.engine import ENGINE_VERSION
 from linclf_cli.errors import DataError, LinclfError, OutputError
 from linclf_cli.runs import io
 from linclf_cli.runs.context import RunContext
-from linclf_cli.runs.registry import RUNS_FORMAT
+from linclf_cli.runs.registry import RUNS_FORMAT, estimated_cost
 from linclf_cli.runs.registry import execute as execute_run
 from linclf_cli.runs.rundir import inside
 
@@ -341,8 +341,10 @@ def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: l
                                   initializer=_init_worker, initargs=(queue, True, os.getpid()))
     futures = {}
     settled: set[str] = set()
+    # Longest runs first: the cores stay busy until the last run ends (order never changes a result).
+    order = sorted(jobs, key=lambda jp: -estimated_cost(jp.spec.kind, jp.spec.params))
     try:
-        for i, jp in enumerate(jobs):
+        for i, jp in enumerate(order):
             futures[pool.submit(_run_job, i, jp.spec.kind, jp.spec.params, str(jp.out), dd, argv)] = jp
             hook("start", jp.label, 0, 0)
         pending = set(futures)
@@ -353,7 +355,7 @@ def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: l
                     job_id, d, t, fields = queue.get_nowait()
                 except Exception:  # noqa: BLE001 - queue raced empty
                     break
-                hook("progress", jobs[job_id].label, d, t, fields)
+                hook("progress", order[job_id].label, d, t, fields)
             for fut in done:
                 settle(futures[fut], fut.result)
                 settled.add(futures[fut].label)

@@ -1,0 +1,74 @@
+"""The additions made for the real-CIFAR-10 report: He initialisation, the flip probability as
+a DD2424 setting, weights kept only for a grid's selected point, and longest-first ordering."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from linclf_cli.engine import mlp
+from linclf_cli.errors import UsageError
+from linclf_cli.runs.aml import AmlConfig
+from linclf_cli.runs.dd2424 import Dd2424Config
+from linclf_cli.runs.registry import estimated_cost
+
+
+def test_he_init_scales_each_layer_by_its_fan_in() -> None:
+    rng = np.random.default_rng(0)
+    p = mlp.init_mlp([3072, 50, 50, 10], rng, std=1e-3, dtype=np.float64, scheme="he")
+    for l, fan_in in ((1, 3072), (2, 50), (3, 50)):
+        assert p[f"W{l}"].std() == pytest.approx(np.sqrt(2.0 / fan_in), rel=0.1)
+        assert not p[f"b{l}"].any()
+    normal = mlp.init_mlp([3072, 50, 10], np.random.default_rng(0), std=1e-3, dtype=np.float64)
+    assert normal["W1"].std() == pytest.approx(1e-3, rel=0.05)
+
+
+def test_he_init_draws_the_same_stream_as_normal() -> None:
+    """Only the scale differs: the same standard-normal draws, layer by layer."""
+    a = mlp.init_mlp([20, 7, 3], np.random.default_rng(5), std=1.0, dtype=np.float64)
+    b = mlp.init_mlp([20, 7, 3], np.random.default_rng(5), dtype=np.float64, scheme="he")
+    np.testing.assert_allclose(b["W1"], a["W1"] * np.sqrt(2 / 20))
+    np.testing.assert_allclose(b["W2"], a["W2"] * np.sqrt(2 / 7))
+
+
+def test_unknown_init_scheme_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="xavier"):
+        mlp.init_mlp([4, 3], np.random.default_rng(0), scheme="xavier")
+    with pytest.raises(UsageError, match="init"):
+        AmlConfig(init="xavier").resolved()
+    assert AmlConfig(init="he").resolved().init == "he"
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.5, 1.5, float("nan")])
+def test_flip_probability_must_lie_in_0_1(bad: float) -> None:
+    with pytest.raises(UsageError, match="flip_prob"):
+        Dd2424Config(flip=True, flip_prob=bad).resolved()
+    assert Dd2424Config(flip=True, flip_prob=0.25).resolved().flip_prob == 0.25
+
+
+def test_estimated_cost_orders_longer_runs_first() -> None:
+    small = estimated_cost("aml", {"optimizer": "sgd", "hidden": [100], "num_iters": 2000, "batch_size": 200})
+    big = estimated_cost("aml", {"optimizer": "sgd", "hidden": [1000], "num_iters": 5000, "batch_size": 200})
+    assert big > 10 * small > 0
+    assert estimated_cost("dd2424", {"split": "bonus", "n_epochs": 80}) > \
+        estimated_cost("dd2424", {"split": "a1", "n_epochs": 40})
+    assert estimated_cost("aml", {"hidden": "nonsense"}) == 0.0  # never raises
+    assert estimated_cost("aml-toy", {}) == 0.0
+
+
+def test_grid_keeps_weights_of_the_selected_point_only(tmp_path) -> None:
+    from linclf_cli.tasks.handlers import parse_grid, summarize_grid
+
+    g = parse_grid({"kind": "dd2424", "base": {"model": "softmax"}, "grid": {"lam": [0.0, 0.1, 1.0]},
+                    "select": "val_accuracy"}, "test")
+    metrics = {}
+    for i, name in enumerate(g.points):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "weights.npz").write_bytes(b"x")
+        (d / "metrics.json").write_text("{}")
+        metrics[name] = {"val_accuracy": [0.3, 0.5, 0.4][i], "train_accuracy": 0.5, "test_accuracy": 0.4}
+    out = summarize_grid(tmp_path, g, metrics)
+    kept = sorted(p.parent.name for p in tmp_path.glob("*/weights.npz"))
+    assert kept == [out["best_name"]] == [list(g.points)[1]]
+    assert all((tmp_path / n / "metrics.json").exists() for n in g.points)
