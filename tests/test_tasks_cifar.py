@@ -47,12 +47,24 @@ def small_doc() -> dict:
                 args.update(SMALL_AML)
                 args.update({"num_iters": 30} if args["optimizer"] == "sgd" else {"epochs": 2})
             elif cmd == "grid" and args["kind"] == "dd2424":
-                args["base"].update(SMALL_DD_BONUS)
+                grid = args["grid"]
+                args["base"].update({k: v for k, v in SMALL_DD_BONUS.items() if k not in grid})
+                if "n_epochs" in grid:  # a searched epoch count: as many points, short
+                    grid["n_epochs"] = [2, 3][:len(grid["n_epochs"])]
             elif cmd == "grid" and args["kind"] == "aml":
-                args["base"].update(SMALL_AML)
+                base, grid = args["base"], args["grid"]
+                base.update(SMALL_AML)
+                if "num_iters" in base:
+                    base["num_iters"] = 30
+                if "epochs" in base:
+                    base["epochs"] = 2
                 # fewer points (the full 16-point grid costs ~20 s here): hidden and reg fixed
-                args["grid"].update({"hidden": args["grid"]["hidden"][:1], "reg": args["grid"]["reg"][-1:],
-                                     "num_iters": [20, 40]})
+                # where they are searched alongside other keys, iterations short
+                if len(grid) > 1:
+                    grid.update({k: grid[k][:1] for k in ("hidden",) if k in grid})
+                    grid.update({k: grid[k][-1:] for k in ("reg",) if k in grid})
+                if "num_iters" in grid:
+                    grid["num_iters"] = [20, 40]
             elif cmd == "depth":
                 args["base"].update({**SMALL_AML, "epochs": 2})
     return doc
