@@ -215,11 +215,18 @@ def s_search(ctx: Ctx, p) -> list[str]:
     b = m["best"]
     tuned = ctx.metrics(ref("q3b-tuning")) if ref("q3b-tuning") in ctx.plans and ctx.plans[ref("q3b-tuning")].result else None
     goal = 0.55
-    out = [f"The tuning above stops at 200 hidden units and 4000 iterations. Here the same SGD (mini-batches of "
-           f"{cfg.batch_size} drawn with replacement, learning rate {cfg.learning_rate:g} × "
-           f"{cfg.learning_rate_decay:g} per epoch, reg {cfg.reg:g}, init std {cfg.init_std:g}, mean-image "
-           f"pre-processing) runs {cfg.num_iters} iterations (about {cfg.num_iters * cfg.batch_size / cfg.n_train:.0f} "
-           f"epochs) with wider hidden layers; the goal is {goal:.0%} test accuracy, the upper end of what "
+    if tuned:
+        widest = max(sum(x["hidden"]) if isinstance(x.get("hidden"), list) else 0 for x in tuned["points"])
+        longest = max(x.get("num_iters", 0) for x in tuned["points"])
+        lead = f"The tuning above goes up to {widest} hidden units and {longest} iterations. "
+    else:
+        lead = ""
+    out = [lead + f"Here the same SGD (mini-batches of "
+           f"{cfg.batch_size} drawn with replacement, the learning rate decayed × {cfg.learning_rate_decay:g} "
+           f"per epoch, reg {cfg.reg:g}, init std {cfg.init_std:g}, mean-image pre-processing) trains "
+           f"{' and '.join(str(h) for h in cfg.hidden)} hidden units for {cfg.num_iters} iterations (about "
+           f"{cfg.num_iters * cfg.batch_size / cfg.n_train:.0f} epochs), over the settings in the table; "
+           f"the goal is {goal:.0%} test accuracy, the upper end of what "
            "students report (50–57.5 %) for tuned two-layer nets. Selection by validation accuracy; the test "
            "set is evaluated once.", ""]
     out += table([*f, "train acc.", "val acc.", "train − val", ""], rows)
