@@ -1,12 +1,14 @@
 """report.html in a real headless Chromium: no formula left as raw LaTeX, every image a PNG
 that decodes, figures with numbered captions; and ``linclf report --pdf`` with the real browser.
 
-Skipped (with the reason) when no Chromium is installed; CI installs one."""
+Skipped (with the reason) when no Chromium is installed; CI installs one and sets
+LINCLF_REQUIRE_CHROMIUM=1, so there a missing browser fails instead of skipping."""
 
 from __future__ import annotations
 
 import base64
 import io
+import os
 import re
 import subprocess
 from html.parser import HTMLParser
@@ -21,6 +23,9 @@ from linclf_cli.report.pdf import find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = find_chromium()
+if CHROMIUM is None and os.environ.get("LINCLF_REQUIRE_CHROMIUM") == "1":
+    raise RuntimeError("LINCLF_REQUIRE_CHROMIUM=1 but no Chromium/Chrome was found "
+                       "(apt-get install chromium, or set LINCLF_CHROMIUM)")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium/Chrome installed "
                                 "(apt-get install chromium, or set LINCLF_CHROMIUM)")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -109,5 +114,7 @@ def test_report_pdf_printed_by_chromium(toy_report):
         text = subprocess.run(["pdftotext", str(res / "report.pdf"), "-"], capture_output=True,
                               text=True, timeout=60).stdout
     except FileNotFoundError:
+        if os.environ.get("LINCLF_REQUIRE_CHROMIUM") == "1":
+            raise
         pytest.skip("pdftotext (poppler-utils) not installed")
     assert "Q2: backpropagation" in text and "\\frac" not in text
