@@ -230,7 +230,11 @@ def softmax_cost_grad(
     dW : (K, d), ``(1/n) (P - Y)^T X + 2 lam W``.
     db : (K,), ``(1/n) sum_i (P - Y)_i``.
     """
-    S = scores(W, b, X)
+    return _softmax_cost_grad_from_scores(scores(W, b, X), W, X, Y, lam)
+
+
+def _softmax_cost_grad_from_scores(S, W, X, Y, lam):
+    """The rest of :func:`softmax_cost_grad` once ``S = X W^T + b`` is known."""
     Y = _as_dtype(Y, S)
     logP = log_softmax(S)
     n = X.shape[0]
@@ -277,7 +281,11 @@ def sigmoid_cost_grad(
     dW : (K, d), ``(1/n) ((P - Y)/K)^T X + 2 lam W``.
     db : (K,), ``(1/n) sum_i (P - Y)_i / K``.
     """
-    S = scores(W, b, X)
+    return _sigmoid_cost_grad_from_scores(scores(W, b, X), W, X, Y, lam)
+
+
+def _sigmoid_cost_grad_from_scores(S, W, X, Y, lam):
+    """The rest of :func:`sigmoid_cost_grad` once ``S = X W^T + b`` is known."""
     Y = _as_dtype(Y, S)
     n, K = S.shape
     loss = float(np.sum(np.logaddexp(0, S) - Y * S, dtype=np.float64) / (n * K))
@@ -302,6 +310,10 @@ def sigmoid_loss_cost(
 # --------------------------------------------------------------------------- model dispatch
 
 _COST_GRAD: dict[str, Callable] = {"softmax": softmax_cost_grad, "sigmoid": sigmoid_cost_grad}
+_COST_GRAD_FROM_SCORES: dict[str, Callable] = {
+    "softmax": _softmax_cost_grad_from_scores, "sigmoid": _sigmoid_cost_grad_from_scores}
+"""``model -> f(S, W, X, Y, lam) -> (loss, cost, dW, db)`` with the scores ``S = X W^T + b``
+already computed (the trainer computes them in a GEMM it shares with the evaluation)."""
 _PROBA: dict[str, Callable] = {"softmax": predict_proba_softmax, "sigmoid": predict_proba_sigmoid}
 
 

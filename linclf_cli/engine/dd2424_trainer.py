@@ -9,11 +9,17 @@ Objective (see :mod:`linclf_cli.engine.dd2424` for the losses)::
 Vanilla mini-batch GD: per epoch ``n // n_batch`` sequential updates (an incomplete last
 batch is dropped) ``W <- W - eta dJ/dW``, ``b <- b - eta dJ/db``; no momentum.  With
 ``shuffle`` the sample order is a fresh ``rng.permutation(n)`` every epoch and each
-mini-batch is gathered through it (the training set is never copied per epoch); with
-``flip`` each gathered mini-batch is flipped row-wise with probability ``flip_prob``.
+mini-batch is gathered through it into one preallocated buffer (the training set is never
+copied per epoch); with ``flip`` the rows of that buffer are flipped in place, each with
+probability ``flip_prob``.
 
 Loss, cost and accuracy on the **whole** training and validation sets are recorded before
-training (epoch 0) and after every epoch, evaluated in chunks to bound memory.
+training (epoch 0) and after every epoch.  The validation set is evaluated in chunks after
+each epoch; the training set's evaluation for the parameters after epoch e is fused into
+the pass of epoch e + 1 (batches of >= FUSE_MIN_ROWS rows; see the comment in
+:func:`train_dd2424`), which reads the training set once per epoch instead of twice and
+gives the same numbers bit for bit.  The progress callback of epoch e therefore comes when
+epoch e + 1 ends (the last right after the last epoch).
 
 Pure NumPy, no I/O, no printing; randomness only through the passed Generator.  The
 random stream, for a given seed, is: init W (then b when ``bias_init="normal"``), then per
@@ -34,7 +40,7 @@ import numpy as np
 from ..errors import TrainingDiverged, UsageError
 from .divergence import DivergenceGuard
 from . import dd2424 as core
-from .augment import flip_permutation, random_flip
+from .augment import flip_permutation  # noqa: F401  (the flip done in place below)
 from .schedules import ConstantLR
 
 __all__ = [
@@ -44,6 +50,9 @@ __all__ = [
     "evaluate",
     "ground_truth_probabilities",
 ]
+
+FUSE_MIN_ROWS = 64
+"""Smallest mini-batch whose training-set evaluation is fused into the next epoch's pass."""
 
 HISTORY_KEYS = (
     "epoch",
@@ -193,13 +202,11 @@ def train_dd2424(
         raise UsageError("train_dd2424 needs rng=numpy.random.Generator (e.g. default_rng(seed)).")
     if flip and not 0.0 <= flip_prob <= 1.0:
         raise UsageError(f"The flip probability must lie in [0, 1], got {flip_prob}.")
-    fperm = None
     if flip:
         if d != 3072:
             raise UsageError(
                 f"Horizontal flips need 3x32x32 images (d = 3072), the data has d = {d}."
             )
-        fperm = flip_permutation()
     if schedule is None:
         sched = ConstantLR(eta)
     else:
@@ -223,26 +230,84 @@ def train_dd2424(
     else:
         W, b = core.init_params(K, d, rng, std=init_std, bias=bias_init, dtype=dtype)
 
-    cost_grad = core._COST_GRAD[model]
     history: dict[str, list] = {k: [] for k in HISTORY_KEYS}
 
-    def record(epoch: int, lr: float) -> None:
-        tr_loss, tr_cost, tr_acc = core.evaluate_chunked(
-            W, b, X_train, Y_train, y_train, lam, model, eval_chunk
-        )
-        va_loss, va_cost, va_acc = core.evaluate_chunked(
-            W, b, X_val, Y_val, y_val, lam, model, eval_chunk
-        )
-        for key, val in zip(
-            HISTORY_KEYS, (epoch, lr, tr_loss, tr_cost, va_loss, va_cost, tr_acc, va_acc)
-        ):
-            history[key].append(val)
-
+    # Fused evaluation.  The loss, cost and accuracy of the *whole training set* for the
+    # parameters after epoch e are computed during the pass of epoch e + 1: every mini-batch
+    # is gathered anyway, and one GEMM against [W; W_e] (2K rows) gives both its training
+    # scores (current W) and its evaluation scores (snapshot W_e) for barely more than the
+    # cost of one (a K = 10 GEMM is bound by reading the batch, not by FLOPs).  The rows an
+    # epoch skips (n % n_batch) are evaluated apart, and so is the last epoch.  Per-sample
+    # losses are scattered to their row and summed in eval_chunk blocks in row order, the
+    # scores are the same GEMM rows, so the history is bit-for-bit that of a separate
+    # chunked pass (core.evaluate_chunked); training itself is unchanged.
+    cost_grad = core._COST_GRAD_FROM_SCORES[model]
+    Wcat = np.empty((2 * K, d), dtype=dtype)
+    Wcat[:K] = W
+    W = Wcat[:K]          # trained in place; Wcat[K:] holds the snapshot being evaluated
+    W_snap = Wcat[K:]
+    b_snap = b.copy()
+    losses = np.empty(n, dtype=dtype)  # per-sample training losses of the snapshot
+    hits = np.empty(n, dtype=bool)      # and whether its prediction is right
+    # A row of a GEMM is the same row of a bigger GEMM bit for bit only when both have
+    # enough rows: OpenBLAS computes one row by GEMV and up to 32 rows by other kernels
+    # (measured, OpenBLAS 0.3.31 Haswell), which sum in another order.  So the fusion needs
+    # batches of >= FUSE_MIN_ROWS rows (smaller batches get the separate pass, as before), the
+    # skipped rows are scored padded to that many rows, and a last eval_chunk block smaller
+    # than that is scored as the chunked pass scores it.
+    eval_chunk = max(1, int(eval_chunk))
+    fuse = n_batch >= FUSE_MIN_ROWS
+    tail = n % eval_chunk
+    tail = slice(n - tail, n) if 0 < tail < FUSE_MIN_ROWS else None
     steps_per_epoch = n // n_batch
+    used = steps_per_epoch * n_batch
+    gather = shuffle or flip  # flips need a private copy of the batch
+    Xbuf = np.empty((n_batch, d), dtype=dtype) if gather else None
+
+    def eval_val(Wp, bp):
+        return core.evaluate_chunked(Wp, bp, X_val, Y_val, y_val, lam, model, eval_chunk)
+
+    def snap_loss(Se, Yb, yb, where) -> None:
+        losses[where] = core.per_sample_loss(Se, Yb, model)
+        hits[where] = np.argmax(Se, axis=1) == yb
+
+    def snap_total() -> tuple[float, float, float]:
+        if tail is not None:
+            snap_loss(core.scores(W_snap, b_snap, X_train[tail]), Y_train[tail], y_train[tail],
+                      tail)
+        correct = int(np.count_nonzero(hits))
+        total = 0.0
+        for lo in range(0, n, eval_chunk):  # same blocks and order as core._chunked
+            total += float(np.sum(losses[lo:min(n, lo + eval_chunk)], dtype=np.float64))
+        loss = total / n
+        return loss, loss + core._reg(W_snap, lam), correct / n
+
+    def finish(row: dict, tr) -> None:
+        row["train"] = tr
+        e, lr_e = row["epoch"], row["lr"]
+        va = row["val"]
+        for key, val in zip(HISTORY_KEYS, (e, lr_e, tr[0], tr[1], va[0], va[1], tr[2], va[2])):
+            history[key].append(val)
+        if e >= 1:
+            if not math.isfinite(tr[0]) or not math.isfinite(tr[1]):
+                raise TrainingDiverged(row["step"], tr[0], lr_e)
+            if callback is not None:
+                callback(e, n_epochs, {"epoch": e, "epochs": n_epochs, "loss": tr[0],
+                                       "val_accuracy": va[2]})
+
+    def direct(row: dict) -> None:
+        finish(row, core.evaluate_chunked(W_snap, b_snap, X_train, Y_train, y_train, lam,
+                                          model, eval_chunk))
+
+    def snapshot(epoch: int, lr_e: float) -> dict:
+        W_snap[...] = W
+        b_snap[...] = b
+        return {"epoch": epoch, "lr": lr_e, "step": step, "val": eval_val(W_snap, b_snap)}
+
     step = 0
     guard = DivergenceGuard(eta)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        record(0, float(sched.lr(1)))
+        pending = snapshot(0, float(sched.lr(1)))
         for epoch in range(1, n_epochs + 1):
             lr = float(sched.lr(epoch))
             if not (lr > 0 and math.isfinite(lr)):
@@ -251,27 +316,57 @@ def train_dd2424(
             for j in range(steps_per_epoch):
                 lo, hi = j * n_batch, (j + 1) * n_batch
                 if order is None:
-                    Xb, Yb = X_train[lo:hi], Y_train[lo:hi]
+                    where = slice(lo, hi)
+                    Yb, yb = Y_train[lo:hi], y_train[lo:hi]
+                    if gather:
+                        np.copyto(Xbuf, X_train[lo:hi])
+                        Xb = Xbuf
+                    else:
+                        Xb = X_train[lo:hi]
                 else:
-                    idx = order[lo:hi]
-                    Xb, Yb = X_train[idx], Y_train[idx]
+                    where = order[lo:hi]
+                    Xb = np.take(X_train, where, axis=0, out=Xbuf)
+                    Yb, yb = Y_train[where], y_train[where]
+                if fuse:
+                    S2 = Xb @ Wcat.T           # [training scores | snapshot scores]
+                    snap_loss(S2[:, K:] + b_snap, Yb, yb, where)
+                    S = S2[:, :K] + b
                 if flip:
-                    Xb = random_flip(Xb, rng, p=flip_prob, perm=fperm)
+                    flipped = np.flatnonzero(rng.random(n_batch) < flip_prob)
+                    if flipped.size:
+                        # in place: Xb[flipped][:, flip_permutation()], i.e. each of the
+                        # 96 image rows of 32 pixels reversed (augment.py)
+                        Xb3 = Xb.reshape(n_batch, 96, 32)
+                        Xb3[flipped] = Xb3[flipped][:, :, ::-1]
+                        S = None
+                if not fuse or S is None:
+                    S = Xb @ W.T + b
                 step += 1
-                loss, cost, dW, db = cost_grad(W, b, Xb, Yb, lam)
+                loss, cost, dW, db = cost_grad(S, W, Xb, Yb, lam)
                 if not math.isfinite(cost):
                     raise TrainingDiverged(step, cost, lr)
                 guard.check(step, loss)  # non-finite, or 10x the initial loss (divergence.py)
                 W -= lr * dW
                 b -= lr * db
-            record(epoch, lr)
-            tr_loss = history["train_loss"][-1]
-            if not math.isfinite(tr_loss) or not math.isfinite(history["train_cost"][-1]):
-                raise TrainingDiverged(step, tr_loss, lr)
-            sched.step(history["val_loss"][-1])
-            if callback is not None:
-                callback(epoch, n_epochs, {"epoch": epoch, "epochs": n_epochs, "loss": tr_loss,
-                                           "val_accuracy": history["val_accuracy"][-1]})
+            if not fuse:
+                if not pending.get("done"):
+                    direct(pending)
+            else:
+                if used < n:  # rows this epoch skipped
+                    where = order[used:] if order is not None else slice(used, n)
+                    Se = _rows_gemm(X_train[where], W_snap.T) + b_snap
+                    snap_loss(Se, Y_train[where], y_train[where], where)
+                if not pending.get("done"):
+                    finish(pending, snap_total())
+            pending = snapshot(epoch, lr)
+            if not (math.isfinite(pending["val"][0]) and math.isfinite(pending["val"][1])
+                    and np.isfinite(W).all() and np.isfinite(b).all()):
+                direct(pending)  # possibly diverged: check the training loss now, not later
+                pending["done"] = True
+            sched.step(pending["val"][0])
+        if not pending.get("done"):
+            direct(pending)
+    W = np.array(W)  # not a view of Wcat
 
     return DD2424Result(
         W=W,
@@ -282,6 +377,15 @@ def train_dd2424(
         lam=lam,
         steps=step,
     )
+
+
+def _rows_gemm(A: np.ndarray, Bt: np.ndarray) -> np.ndarray:
+    """``A @ Bt`` computed with at least :data:`FUSE_MIN_ROWS` rows (``A`` is padded by
+    repeating its rows), so that its rows are those of any bigger product bit for bit."""
+    m = A.shape[0]
+    if m >= FUSE_MIN_ROWS or m == 0:
+        return A @ Bt
+    return (A[np.arange(FUSE_MIN_ROWS) % m] @ Bt)[:m]
 
 
 def evaluate(
