@@ -212,9 +212,15 @@ def standardize(
     mean, std = mean / scale, std / scale
     std = np.where(std == 0, 1.0, std)
     m, s = mean.astype(dtype), std.astype(dtype)
-    out = tuple((np.asarray(a, dtype=dtype) / np.asarray(scale, dtype=dtype) - m) / s
-                for a in (train, *others))
-    return out, mean, std
+    sc = np.asarray(scale, dtype=dtype)
+    out = []
+    for a in (train, *others):  # ((a / scale) - m) / s, in place in one new array per input
+        x = np.array(a, dtype=dtype)
+        np.divide(x, sc, out=x)
+        np.subtract(x, m, out=x)
+        np.divide(x, s, out=x)
+        out.append(x)
+    return tuple(out), mean, std
 
 
 def subtract_mean_image(
@@ -236,4 +242,9 @@ def subtract_mean_image(
     _check_dims(train, others)
     mean = train.mean(axis=0, dtype=np.float64)
     m = mean.astype(dtype)
-    return tuple(np.asarray(a, dtype=dtype) - m for a in (train, *others)), mean
+    out = []
+    for a in (train, *others):  # a - m, in place in one new array per input
+        x = np.array(a, dtype=dtype)
+        np.subtract(x, m, out=x)
+        out.append(x)
+    return tuple(out), mean

@@ -299,8 +299,14 @@ def preprocess_arrays(train: np.ndarray, *others: np.ndarray, method: str, dtype
         arrays, _ = subtract_mean_image(train, *others, dtype=dtype)
         return arrays
     dt = np.dtype(dtype).type
-    return tuple((np.asarray(a, dtype=dt) / dt(255.0) - dt(0.5)) / dt(0.5)
-                 for a in (train, *others))
+    out = []
+    for a in (train, *others):  # ((a / 255) - 0.5) / 0.5, in place in one new array per input
+        x = np.array(a, dtype=dt)
+        np.divide(x, dt(255.0), out=x)
+        np.subtract(x, dt(0.5), out=x)
+        np.divide(x, dt(0.5), out=x)
+        out.append(x)
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=2)
