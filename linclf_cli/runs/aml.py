@@ -34,7 +34,6 @@ accuracy of the epoch's forward passes).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import numbers
 import time
@@ -55,6 +54,7 @@ from linclf_cli.plots.images import first_layer_grid
 
 from . import io
 from .context import RunContext
+from .prepared import one_slot
 from .dd2424 import _choice, _float, _int, cifar_checksums  # shared validators
 from .provenance import now_iso, run_record
 from .rundir import RunDir
@@ -309,7 +309,7 @@ def preprocess_arrays(train: np.ndarray, *others: np.ndarray, method: str, dtype
     return tuple(out)
 
 
-@functools.lru_cache(maxsize=2)
+@one_slot
 def _prepare(c: Cifar10Data, n_train: int, n_val: int, n_test: int, method: str,
              dtype: str) -> Prepared:
     s = aml_split(c, n_train=n_train, n_val=n_val, n_test=n_test)

@@ -23,7 +23,6 @@ Splits (spec B.1, B.2 a): ``"a1"`` = data_batch_1 / data_batch_2 / test_batch;
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import math
 import numbers
@@ -51,6 +50,7 @@ from linclf_cli.plots.images import cifar_templates, probability_histograms
 
 from . import io
 from .context import RunContext
+from .prepared import one_slot
 from .provenance import now_iso, run_record
 from .rundir import RunDir
 
@@ -232,7 +232,7 @@ class Prepared:
     directory: Path
 
 
-@functools.lru_cache(maxsize=2)
+@one_slot
 def _prepare(c: Cifar10Data, split: str, n_val: int, dtype: str) -> Prepared:
     s = dd2424_split(c) if split == "a1" else dd2424_bonus_split(c, n_val=n_val)
     dt = DTYPES[dtype]
