@@ -21,7 +21,7 @@
    * AML (``kind: aml``, layer sizes d_0 = 3072, h_1, ..., K; iterations T = num_iters for
      SGD, epochs * (n // B) for Adam): FLOPs = T B (6 sum_l d_l d_{l+1} - 2 d_0 d_1)
      (forward, weight gradients and input gradients but the first layer's), plus a forward
-     pass over train and val once an epoch; bytes = T (B d_0 4 + 3 * 4 sum_l d_l d_{l+1});
+     pass over the validation set and one batch once an epoch (as the trainers do); bytes = T (B d_0 4 + 3 * 4 sum_l d_l d_{l+1});
 
    floor = max(FLOPs / GEMM rate, bytes / read bandwidth), and the ratio measured train
    seconds / floor.  Other runs (TDT4265 on MNIST, gradient checks) count with their
@@ -82,7 +82,8 @@ def aml_work(cfg: dict, metrics: dict) -> tuple[float, float]:
     else:
         epochs = int(cfg["epochs"])
         T = epochs * per_epoch
-    flops = T * B * (6.0 * pairs - 2.0 * dims[0] * dims[1]) + epochs * 2.0 * (n + m) * pairs
+    # per epoch the trainer scores the validation set (and SGD the current batch again)
+    flops = T * B * (6.0 * pairs - 2.0 * dims[0] * dims[1]) + epochs * 2.0 * (B + m) * pairs
     nbytes = T * (4.0 * B * dims[0] + 3 * 4.0 * pairs)
     return flops, nbytes
 

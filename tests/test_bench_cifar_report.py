@@ -31,11 +31,11 @@ def test_aml_work_counts_sgd_and_adam():
            "epochs": 10, "n_train": 49000, "n_val": 1000}
     flops, nbytes = B.aml_work(sgd, {})
     pairs = 3072 * 50 + 50 * 10
-    assert flops == pytest.approx(1000 * 200 * (6 * pairs - 2 * 3072 * 50) + 4 * 2 * 50000 * pairs)
+    assert flops == pytest.approx(1000 * 200 * (6 * pairs - 2 * 3072 * 50) + 4 * 2 * 1200 * pairs)
     assert nbytes == pytest.approx(1000 * (4 * 200 * 3072 + 12 * pairs))
     adam = dict(sgd, optimizer="adam", epochs=2)
     f2, _ = B.aml_work(adam, {})
-    assert f2 == pytest.approx(2 * 245 * 200 * (6 * pairs - 2 * 3072 * 50) + 2 * 2 * 50000 * pairs)
+    assert f2 == pytest.approx(2 * 245 * 200 * (6 * pairs - 2 * 3072 * 50) + 2 * 2 * 1200 * pairs)
 
 
 def test_analyse_groups_runs_by_task(tmp_path):
