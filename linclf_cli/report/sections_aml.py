@@ -226,7 +226,7 @@ def s_search(ctx: Ctx, p) -> list[str]:
            f"per epoch, reg {cfg.reg:g}, init std {cfg.init_std:g}, mean-image pre-processing) trains "
            f"{' and '.join(str(h) for h in cfg.hidden)} hidden units for {cfg.num_iters} iterations (about "
            f"{cfg.num_iters * cfg.batch_size / cfg.n_train:.0f} epochs), over the settings in the table; "
-           f"the goal is {goal:.0%} test accuracy, the upper end of what "
+           f"the goal is {100 * goal:.0f} % test accuracy, the upper end of what "
            "students report (50–57.5 %) for tuned two-layer nets. Selection by validation accuracy; the test "
            "set is evaluated once.", ""]
     out += table([*f, "train acc.", "val acc.", "train − val", ""], rows)
@@ -235,8 +235,8 @@ def s_search(ctx: Ctx, p) -> list[str]:
             f"{pct(m['best_test_accuracy'])}** on the first {cfg.n_test} test images"
             + (f" ({pct(full)} on all 10 000)" if full is not None else "")
             + (f", against {pct(tuned['best_test_accuracy'])} for the tuning grid's choice" if tuned else "")
-            + ". " + (f"That passes the {goal:.0%} goal." if m["best_test_accuracy"] >= goal else
-                      f"That falls short of the {goal:.0%} goal: with 1000 test images one standard error is "
+            + ". " + (f"That passes the {100 * goal:.0f} % goal." if m["best_test_accuracy"] >= goal else
+                      f"That falls short of the {100 * goal:.0f} % goal: with 1000 test images one standard error is "
                       f"about {100 * np.sqrt(0.55 * 0.45 / cfg.n_test):.1f} points, and the 10 000-image estimate "
                       "shows where the network really stands."), ""]
     out.append(ctx.fig(r, f"{m['best_name']}/loss.png", "Beyond the tuning: loss of the selected network"))
