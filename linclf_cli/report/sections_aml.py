@@ -142,18 +142,25 @@ def _diagnosis(loss, gap: float, first: float, last: float) -> list[str]:
     return [text + " The first-layer weights show how far the filters got from their random start.", ""]
 
 
+def cell(v):
+    """A grid value as a table cell: a hidden-size list as 100-50."""
+    return "-".join(str(x) for x in v) if isinstance(v, list) else v
+
+
+def _point_rows(m: dict) -> list[list]:
+    """A grid's points as table rows: its values, train and val accuracy, their gap, the choice."""
+    return [[*(cell(x[k]) for k in m["fields"]), pct(x["train_accuracy"]), pct(x["val_accuracy"]),
+             pct(x["train_accuracy"] - x["val_accuracy"]), "**best**" if x["name"] == m["best_name"] else ""]
+            for x in m["points"]]
+
+
 @section(A, "q3b-tuning")
 def s_tuning(ctx: Ctx, p) -> list[str]:
     r = p.task.ref
     m = ctx.metrics(r)
     f = m["fields"]
 
-    def cell(v):
-        return "-".join(str(x) for x in v) if isinstance(v, list) else v
-
-    rows = [[*(cell(x[k]) for k in f), pct(x["train_accuracy"]), pct(x["val_accuracy"]),
-             pct(x["train_accuracy"] - x["val_accuracy"]), "**best**" if x["name"] == m["best_name"] else ""]
-            for x in m["points"]]
+    rows = _point_rows(m)
     b = m["best"]
     pts = m["points"]
 
@@ -161,7 +168,6 @@ def s_tuning(ctx: Ctx, p) -> list[str]:
         v = [x["val_accuracy"] for x in pts if x[field] == value]
         return float(np.mean(v)) if v else float("nan")
 
-    base = ctx.metrics(ref("q3b")) if ref("q3b") in ctx.plans and ctx.plans[ref("q3b")].result else None
     effects = []
     for k in f:
         vals = []
@@ -206,12 +212,7 @@ def s_search(ctx: Ctx, p) -> list[str]:
     f = m["fields"]
     cfg = ctx.plans[r].parsed.points[m["best_name"]][1]
 
-    def cell(v):
-        return "-".join(str(x) for x in v) if isinstance(v, list) else v
-
-    rows = [[*(cell(x[k]) for k in f), pct(x["train_accuracy"]), pct(x["val_accuracy"]),
-             pct(x["train_accuracy"] - x["val_accuracy"]), "**best**" if x["name"] == m["best_name"] else ""]
-            for x in m["points"]]
+    rows = _point_rows(m)
     b = m["best"]
     tuned = ctx.metrics(ref("q3b-tuning")) if ref("q3b-tuning") in ctx.plans and ctx.plans[ref("q3b-tuning")].result else None
     goal = 0.55
