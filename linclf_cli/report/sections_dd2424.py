@@ -237,7 +237,7 @@ def s_search(ctx: Ctx, p) -> list[str]:
                 "by tenths of a point around 42 %; getting further needs features (or a hidden layer, as the "
                 "AML network below shows), not training settings.", ""]
     else:
-        out += [f"The search passes the 43 % goal.", ""]
+        out += ["The search passes the 43 % goal.", ""]
     out.append(ctx.fig(r, f"{m['best_name']}/loss.png", "Beyond the bonus: loss curves of the selected point"))
     return out
 
