@@ -113,3 +113,18 @@ def check_gradients(
             )
         )
     return out
+
+
+def check_model(model, params: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
+                h: float = 1e-5, rel_floor: float = 1e-8) -> list[ParamCheck]:
+    """Check the analytic gradients of any model with ``loss(params, X, Y) -> (loss, cost,
+    grads)`` and ``cost(params, X, Y)`` (e.g. :class:`~linclf_cli.engine.model.Model`)
+    against centred differences of its cost.  Use float64 parameters and data.
+
+    Returns one :class:`ParamCheck` per parameter (absolute and relative forms: each caller
+    chooses its form and tolerance).
+    """
+    params = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    _, _, grads = model.loss(params, X, Y)
+    grads = {k: np.array(v) for k, v in grads.items()}
+    return check_gradients(lambda: model.cost(params, X, Y), params, grads, h, rel_floor)
