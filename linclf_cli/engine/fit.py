@@ -124,7 +124,7 @@ def fit(model, params: dict, data: tuple, cfg: FitConfig, optimizer, sampler,
             loss, _, grads = model.loss(params, Xb, Yb)
             step_loss[step] = loss
             guard.check(step, loss)
-            optimizer.step(params, grads)  # step-cadence checks see the updated params (TDT4265)
+            optimizer.step(params, grads)  # step-cadence checks see the updated params
             if cfg.eval_every is not None and step % cfg.eval_every == 0 and check(step, epoch - 1):
                 stopped = step
             step += 1

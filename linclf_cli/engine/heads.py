@@ -9,8 +9,8 @@
     loss = (1/n) sum_i (1/K) sum_k [softplus(S_ik) - Y_ik S_ik]
     dJ/dS = (sigmoid(S) - Y) / (n K)
 
-With K = 1 the sigmoid head is the logistic loss (TDT4265 task 2, targets in {0, 1}); with
-K > 1 it is DD2424's multiple binary cross-entropy.  Predictions: ``S >= 0`` for one sigmoid
+With K = 1 the sigmoid head is the logistic loss (targets in {0, 1}); with
+K > 1 it is the multiple binary cross-entropy.  Predictions: ``S >= 0`` for one sigmoid
 output, the first arg-max otherwise.  Losses are computed in log-domain (stable for |S| = 1000)
 and summed in float64.
 """

@@ -6,7 +6,7 @@ Samples are rows.  An affine layer maps ``a`` of shape (n, fan_in) to ``a W + b`
 
 * ``vector``: the bias is its own vector ``b`` of shape (fan_out,);
 * ``column``: the bias is the last row of ``W`` and the input carries a constant-1 last
-  column (TDT4265's layout: the pre-processing appends it to the images), so
+  column (the bias trick: the pre-processing appends it to the images), so
   ``out = a W``.  :func:`append_ones` adds that column to a hidden activation.
 
 Gradients, with ``G = dJ/dout`` of shape (n, fan_out)::

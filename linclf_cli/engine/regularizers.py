@@ -2,15 +2,15 @@
 
 ``form``:
 
-* ``half``: R = (lambda/2) sum theta^2, gradient lambda theta (TDT4265 2022 text; the
-  coefficient the TDT4265 starter adds to the gradient);
-* ``full``: R = lambda sum theta^2, gradient 2 lambda theta (DD2424, AML 2020).
+* ``half``: R = (lambda/2) sum theta^2, gradient lambda theta (the coefficient a
+  starter adds to the gradient as c W);
+* ``full``: R = lambda sum theta^2, gradient 2 lambda theta (the lambda of lambda sum W^2).
 
 ``over``:
 
 * ``weights``: every layer's weight matrix, not the biases (in the ``column`` bias layout
   the last row of W, the bias row, is left out);
-* ``all``: weights and biases (TDT4265 regularises its whole matrix, bias row included).
+* ``all``: weights and biases (a whole bias-column matrix, bias row included).
 """
 
 from __future__ import annotations

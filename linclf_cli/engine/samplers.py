@@ -2,10 +2,10 @@
 
 * ``in-order``: batches 0..B-1, B..2B-1, ... every epoch (no draws);
 * ``shuffle``: a fresh ``rng.permutation(n)`` at the start of every epoch;
-* ``replacement``: each batch drawn with replacement, ``rng.choice(n, B)`` (AML's toy
-  training, ``np.random.choice(N, batch_size)``).
+* ``replacement``: each batch drawn with replacement, ``rng.choice(n, B)`` (a starter's
+  ``np.random.choice(N, batch_size)``).
 
-``drop_last`` drops the last incomplete batch (TDT4265 and DD2424 walk ``n // B`` batches).
+``drop_last`` drops the last incomplete batch (walking ``n // B`` batches per epoch).
 In-order batches are slices (views, no copies); the others are index arrays.  ``rng`` may be
 a ``numpy.random.Generator`` or a ``RandomState`` (a course's legacy stream).
 """

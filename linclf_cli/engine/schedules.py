@@ -1,4 +1,4 @@
-"""Learning-rate schedules for mini-batch gradient descent (DD2424 bonus 2.1(d)).
+"""Learning-rate schedules for mini-batch gradient descent (epochs counted from 1).
 
 Epochs are counted from 1 (epoch 0 is the initial model, before any update).  Every
 schedule has the same two methods, which the trainer calls as

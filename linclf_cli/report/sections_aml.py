@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from linclf_cli.runs.aml import CHANCE_THRESHOLD, load_history
+from linclf_cli.assignments.aml2020.recipe import CHANCE_THRESHOLD, load_history
 
 from .builder import INTROS, Ctx, fmt, pct, section, table
 

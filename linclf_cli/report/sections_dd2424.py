@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from linclf_cli.runs.dd2424 import load_history
+from linclf_cli.assignments.dd2424.recipe import load_history
 
 from .builder import INTROS, Ctx, fmt, md_escape, pct, section, table
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from linclf_cli.runs.tdt4265 import load_history
+from linclf_cli.assignments.tdt4265.recipe import load_history
 
 from .builder import Ctx, fmt, pct, section, table
 

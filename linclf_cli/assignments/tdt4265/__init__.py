@@ -1,0 +1,1 @@
+"""TDT4265 Assignment 1 (NTNU, 2022): logistic and softmax regression on MNIST."""
