@@ -41,6 +41,9 @@ KINDS: dict[str, Kind] = {
     "dd2424": Kind("dd2424", "dd2424.recipe", "Dd2424Config", "run", lambda c: "cifar10"),
     "aml": Kind("aml", "aml2020.recipe", "AmlConfig", "run", lambda c: "cifar10"),
     "aml-toy": Kind("aml-toy", "aml2020.recipe", "AmlToyConfig", "run_toy", lambda c: None),
+    # the orthogonal run: any recipe x data x model x head x optimizer (assignments/train.py)
+    "train": Kind("train", "train", "TrainConfig", "run",
+                  lambda c: "cifar10" if c.data == "cifar10" else ("mnist" if c.data.startswith("mnist") else None)),
 }
 
 # `linclf train --model NAME` / tasks.yaml `train` args -> (kind, extra config fields)
