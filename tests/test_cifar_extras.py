@@ -56,7 +56,7 @@ def test_estimated_cost_orders_longer_runs_first() -> None:
     assert estimated_cost("aml-toy", {}) == 0.0
 
 
-def test_grid_keeps_weights_of_the_selected_point_only(tmp_path) -> None:
+def test_grid_keeps_weights_and_figures_of_the_selected_point_only(tmp_path) -> None:
     from linclf_cli.tasks.handlers import parse_grid, summarize_grid
 
     g = parse_grid({"kind": "dd2424", "base": {"model": "softmax"}, "grid": {"lam": [0.0, 0.1, 1.0]},
@@ -66,9 +66,33 @@ def test_grid_keeps_weights_of_the_selected_point_only(tmp_path) -> None:
         d = tmp_path / name
         d.mkdir()
         (d / "weights.npz").write_bytes(b"x")
+        (d / "loss.png").write_bytes(b"x")
         (d / "metrics.json").write_text("{}")
+        (d / "history.csv").write_text("epoch\n0\n")
         metrics[name] = {"val_accuracy": [0.3, 0.5, 0.4][i], "train_accuracy": 0.5, "test_accuracy": 0.4}
     out = summarize_grid(tmp_path, g, metrics)
-    kept = sorted(p.parent.name for p in tmp_path.glob("*/weights.npz"))
-    assert kept == [out["best_name"]] == [list(g.points)[1]]
-    assert all((tmp_path / n / "metrics.json").exists() for n in g.points)
+    for pattern in ("*/weights.npz", "*/loss.png"):
+        kept = sorted(p.parent.name for p in tmp_path.glob(pattern))
+        assert kept == [out["best_name"]] == [list(g.points)[1]]
+    assert all((tmp_path / n / "metrics.json").exists() and (tmp_path / n / "history.csv").exists()
+               for n in g.points)
+
+
+def test_line_figures_are_palette_pngs_and_weight_images_keep_every_colour(tmp_path) -> None:
+    from PIL import Image
+
+    from linclf_cli.plots.figures import Series, line_figure
+    from linclf_cli.plots.images import first_layer_grid
+
+    x = np.arange(200)
+    line_figure(tmp_path / "l.png", [Series(x, np.exp(-x / 50), "loss")], "step", "loss")
+    with Image.open(tmp_path / "l.png") as im:
+        assert im.mode == "P"
+        rgb = np.asarray(im.convert("RGB"))
+    assert (rgb < 128).any() and (rgb > 250).any()  # a drawn curve on white, not a blank image
+    W1 = np.random.default_rng(0).normal(size=(3072, 1000))
+    first_layer_grid(W1, tmp_path / "w.png", layout="chw")
+    first_layer_grid(W1[:, :100], tmp_path / "w100.png", layout="chw")
+    with Image.open(tmp_path / "w.png") as a, Image.open(tmp_path / "w100.png") as b:
+        assert a.mode in ("RGB", "RGBA") and a.size == b.size  # all colours; at most 100 units
+        assert np.array_equal(np.asarray(a), np.asarray(b))

@@ -45,7 +45,7 @@ def _draw(monkeypatch, series, ylim):
     """Run line_figure and keep the Figure (drawn) instead of only the PNG."""
     kept = {}
 
-    def fake_save(fig, path):
+    def fake_save(fig, path, palette=False):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
         FigureCanvasAgg(fig).draw()

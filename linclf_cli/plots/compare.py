@@ -47,4 +47,4 @@ def compare_figure(runs: Mapping[str, Mapping[str, tuple[str, np.ndarray, np.nda
     ax_loss.set_title("Loss (training solid, validation dashed)", fontsize="medium")
     ax_acc.set_title("Accuracy", fontsize="medium")
     fig.tight_layout()
-    return save_figure(fig, path)
+    return save_figure(fig, path, palette=True)

@@ -96,4 +96,4 @@ def line_figure(path: Path, series: Sequence[Series], xlabel: str, ylabel: str,
     ncol = 3 if longest <= 28 else (2 if longest <= 52 else 1)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=max(1, min(ncol, len(labels))),
               frameon=False, fontsize=9)
-    return save_figure(fig, path)
+    return save_figure(fig, path, palette=True)

@@ -311,9 +311,9 @@ def without_spec_labels(text: str) -> str:
 
 def task_heading(task_id: str, title: str) -> str:
     """"Task 2b: Binary ..." -- but a title that names itself ("Run 1: ...", "Q3b: ...",
-    "Bonus 2.1: ...") is not prefixed again ("Task run1: Run 1: ...")."""
+    "Bonus 2.1: ...", "Q4c (He initialisation): ...") is not prefixed again ("Task run1: Run 1: ...")."""
     title = re.sub(r"\blambda\b", "λ", title)
-    if re.match(r"^(?:Run|Q|Bonus|Task|Part)\s*[0-9][\w.]*\s*:", title):
+    if re.match(r"^(?:Run|Q|Bonus|Task|Part)\s*[0-9][\w.]*(?:\s*\([^)]*\))?\s*:", title):
         return title
     return f"Task {task_id}: {title}"
 

@@ -142,18 +142,25 @@ def _diagnosis(loss, gap: float, first: float, last: float) -> list[str]:
     return [text + " The first-layer weights show how far the filters got from their random start.", ""]
 
 
+def cell(v):
+    """A grid value as a table cell: a hidden-size list as 100-50."""
+    return "-".join(str(x) for x in v) if isinstance(v, list) else v
+
+
+def _point_rows(m: dict) -> list[list]:
+    """A grid's points as table rows: its values, train and val accuracy, their gap, the choice."""
+    return [[*(cell(x[k]) for k in m["fields"]), pct(x["train_accuracy"]), pct(x["val_accuracy"]),
+             pct(x["train_accuracy"] - x["val_accuracy"]), "**best**" if x["name"] == m["best_name"] else ""]
+            for x in m["points"]]
+
+
 @section(A, "q3b-tuning")
 def s_tuning(ctx: Ctx, p) -> list[str]:
     r = p.task.ref
     m = ctx.metrics(r)
     f = m["fields"]
 
-    def cell(v):
-        return "-".join(str(x) for x in v) if isinstance(v, list) else v
-
-    rows = [[*(cell(x[k]) for k in f), pct(x["train_accuracy"]), pct(x["val_accuracy"]),
-             pct(x["train_accuracy"] - x["val_accuracy"]), "**best**" if x["name"] == m["best_name"] else ""]
-            for x in m["points"]]
+    rows = _point_rows(m)
     b = m["best"]
     pts = m["points"]
 
@@ -161,7 +168,6 @@ def s_tuning(ctx: Ctx, p) -> list[str]:
         v = [x["val_accuracy"] for x in pts if x[field] == value]
         return float(np.mean(v)) if v else float("nan")
 
-    base = ctx.metrics(ref("q3b")) if ref("q3b") in ctx.plans and ctx.plans[ref("q3b")].result else None
     effects = []
     for k in f:
         vals = []
@@ -206,12 +212,7 @@ def s_search(ctx: Ctx, p) -> list[str]:
     f = m["fields"]
     cfg = ctx.plans[r].parsed.points[m["best_name"]][1]
 
-    def cell(v):
-        return "-".join(str(x) for x in v) if isinstance(v, list) else v
-
-    rows = [[*(cell(x[k]) for k in f), pct(x["train_accuracy"]), pct(x["val_accuracy"]),
-             pct(x["train_accuracy"] - x["val_accuracy"]), "**best**" if x["name"] == m["best_name"] else ""]
-            for x in m["points"]]
+    rows = _point_rows(m)
     b = m["best"]
     tuned = ctx.metrics(ref("q3b-tuning")) if ref("q3b-tuning") in ctx.plans and ctx.plans[ref("q3b-tuning")].result else None
     goal = 0.55
@@ -226,7 +227,7 @@ def s_search(ctx: Ctx, p) -> list[str]:
            f"per epoch, reg {cfg.reg:g}, init std {cfg.init_std:g}, mean-image pre-processing) trains "
            f"{' and '.join(str(h) for h in cfg.hidden)} hidden units for {cfg.num_iters} iterations (about "
            f"{cfg.num_iters * cfg.batch_size / cfg.n_train:.0f} epochs), over the settings in the table; "
-           f"the goal is {goal:.0%} test accuracy, the upper end of what "
+           f"the goal is {100 * goal:.0f} % test accuracy, the upper end of what "
            "students report (50–57.5 %) for tuned two-layer nets. Selection by validation accuracy; the test "
            "set is evaluated once.", ""]
     out += table([*f, "train acc.", "val acc.", "train − val", ""], rows)
@@ -235,8 +236,8 @@ def s_search(ctx: Ctx, p) -> list[str]:
             f"{pct(m['best_test_accuracy'])}** on the first {cfg.n_test} test images"
             + (f" ({pct(full)} on all 10 000)" if full is not None else "")
             + (f", against {pct(tuned['best_test_accuracy'])} for the tuning grid's choice" if tuned else "")
-            + ". " + (f"That passes the {goal:.0%} goal." if m["best_test_accuracy"] >= goal else
-                      f"That falls short of the {goal:.0%} goal: with 1000 test images one standard error is "
+            + ". " + (f"That passes the {100 * goal:.0f} % goal." if m["best_test_accuracy"] >= goal else
+                      f"That falls short of the {100 * goal:.0f} % goal: with 1000 test images one standard error is "
                       f"about {100 * np.sqrt(0.55 * 0.45 / cfg.n_test):.1f} points, and the 10 000-image estimate "
                       "shows where the network really stands."), ""]
     out.append(ctx.fig(r, f"{m['best_name']}/loss.png", "Beyond the tuning: loss of the selected network"))

@@ -245,6 +245,9 @@ def _read_metrics(d: Path) -> dict:
         raise OutputError(f"{d}/metrics.json is missing or unreadable.", "Rerun with --force.") from None
 
 
+PRUNED_SUFFIXES = (".npz", ".png")  # what a grid's non-selected points do not keep
+
+
 def summarize_grid(task_dir: Path, g: GridParsed, job_metrics: dict[str, dict],
                    deps: dict[str, Path] | None = None) -> dict:
     """Every point's values and validation metrics; the selected point with its test accuracy.
@@ -266,13 +269,15 @@ def summarize_grid(task_dir: Path, g: GridParsed, job_metrics: dict[str, dict],
         rows.append(row)
     best_name = max(g.points, key=lambda n: job_metrics[n][g.select])  # first maximum, grid order
     best_m = job_metrics[best_name]
-    # Keep results/ small enough to clone: every point keeps its metrics, histories and
-    # figures, only the selected one its weights (weights.npz is written by the point's own run).
+    # Keep results/ small enough to clone: every point keeps its config, metrics and histories
+    # (its table row and curves can be redrawn from them); only the selected point keeps its
+    # weights, figures and test probabilities. These files were written by the point's own run.
     for name in g.points:
-        if name != best_name:
-            w = Path(task_dir) / name / "weights.npz"
-            if w.is_file() and not w.is_symlink():
-                w.unlink()
+        if name == best_name:
+            continue
+        for f in sorted((Path(task_dir) / name).glob("*")):
+            if (f.suffix in PRUNED_SUFFIXES and f.is_file() and not f.is_symlink()):
+                f.unlink()
     best = {**next(r for r in rows if r["name"] == best_name),
             **{k: best_m[k] for k in TEST_METRICS if k in best_m}}
     out = {"kind": g.kind, "select": g.select, "fields": list(g.fields), "n_points": len(rows),
