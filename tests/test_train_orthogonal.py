@@ -105,3 +105,20 @@ def test_help_names_the_shortcuts():
     assert r.exit_code == 0
     for w in ("--recipe", "--data", "--head", "--l2-form", "shortcut"):
         assert w in r.output
+
+
+def test_the_one_vocabulary_is_accepted_and_hashes_as_the_course_names():
+    from linclf_cli.errors import LinclfError
+    from linclf_cli.runs.registry import KINDS
+    from linclf_cli.tasks.typed import build
+
+    dd = KINDS["dd2424"].config
+    course = build(dd, {"eta": 0.01, "lam": 0.1, "n_batch": 50, "n_epochs": 3, "decay": "step"}, "t")
+    one = build(dd, {"learning_rate": 0.01, "l2": 0.1, "batch_size": 50, "epochs": 3, "schedule": "step"}, "t")
+    assert one == course and one.to_dict() == course.to_dict()  # the cache key is unchanged
+    aml = KINDS["aml"].config
+    assert build(aml, {"l2": 0.25, "iterations": 7}, "t") == build(aml, {"reg": 0.25, "num_iters": 7}, "t")
+    with pytest.raises(LinclfError, match="same option"):
+        build(dd, {"eta": 0.01, "learning_rate": 0.01}, "t")
+    with pytest.raises(LinclfError, match="learning_rat"):
+        build(dd, {"learning_rat": 0.01}, "t")

@@ -38,6 +38,7 @@ import math
 import numbers
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -216,6 +217,8 @@ class AmlConfig:
 
     ``num_iters`` is used by SGD only and ``epochs`` by Adam only.
     """
+
+    ALIASES: ClassVar[dict] = {"l2": "reg", "iterations": "num_iters"}  # the one vocabulary
 
     optimizer: str = "sgd"
     hidden: tuple[int, ...] = (50,)

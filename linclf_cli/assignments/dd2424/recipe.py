@@ -28,6 +28,7 @@ import math
 import numbers
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +126,9 @@ class Dd2424Config:
     ``"plateau"`` (eta * decay_factor after ``patience`` epochs without a lower validation
     loss).  ``n_val`` is the validation size of the ``"bonus"`` split (ignored by ``"a1"``).
     """
+
+    ALIASES: ClassVar[dict] = {"learning_rate": "eta", "l2": "lam", "batch_size": "n_batch",
+                               "epochs": "n_epochs", "schedule": "decay"}  # the one vocabulary
 
     model: str = "softmax"
     split: str = "a1"
