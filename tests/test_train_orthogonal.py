@@ -109,7 +109,7 @@ def test_help_names_the_shortcuts():
 
 def test_the_one_vocabulary_is_accepted_and_hashes_as_the_course_names():
     from linclf_cli.errors import LinclfError
-    from linclf_cli.runs.registry import KINDS
+    from linclf_cli.assignments.registry import KINDS
     from linclf_cli.tasks.typed import build
 
     dd = KINDS["dd2424"].config

@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from linclf_cli.runs import io, sweep
+from linclf_cli.assignments.tdt4265 import sweep
+from linclf_cli.runs import io
 from linclf_cli.assignments.tdt4265.recipe import TdtConfig
 from linclf_cli.tasks import fingerprint, scheduler
 from linclf_cli.tasks.handlers import JobSpec

@@ -9,7 +9,7 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
-from linclf_cli.runs import registry
+from linclf_cli.assignments import registry
 from linclf_cli.runs.context import RunContext
 
 from .common import err_console, handle_errors, parse_hidden, progress_callback

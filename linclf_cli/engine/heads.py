@@ -29,7 +29,7 @@ def per_sample_loss(head: str, S: np.ndarray, Y: np.ndarray) -> np.ndarray:
     if head == "softmax":
         return -np.sum(Y * log_softmax(S, axis=1), axis=1)
     if head == "sigmoid":
-        return np.mean(np.logaddexp(0.0, S) - Y * S, axis=1)
+        return np.mean(np.logaddexp(0, S) - Y * S, axis=1)
     raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")
 
 

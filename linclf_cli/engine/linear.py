@@ -42,6 +42,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import UsageError
+from . import heads
 from .functions import log_softmax, one_hot, softmax
 from .functions import sigmoid_exp as sigmoid
 
@@ -170,12 +171,9 @@ def per_sample_loss(S: np.ndarray, Y: np.ndarray, model: str) -> np.ndarray:
     ``softmax``: ``-sum_k Y_ik log softmax(S)_ik``.
     ``sigmoid``: ``(1/K) sum_k [softplus(S_ik) - Y_ik S_ik]`` (= MBCE, stable form).
     """
-    Y = _as_dtype(Y, S)
-    if model == "softmax":
-        return -np.sum(Y * log_softmax(S), axis=1)
-    if model == "sigmoid":
-        return np.mean(np.logaddexp(0, S) - Y * S, axis=1)
-    raise UsageError(f"Unknown linear model {model!r}.", f"Choose one of: {', '.join(MODELS)}.")
+    if model not in MODELS:
+        raise UsageError(f"Unknown linear model {model!r}.", f"Choose one of: {', '.join(MODELS)}.")
+    return heads.per_sample_loss(model, S, _as_dtype(Y, S))
 
 
 # --------------------------------------------------------------------------- softmax / CE

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from linclf_cli.errors import UsageError
-from linclf_cli.runs import sweep
-from linclf_cli.runs.registry import KINDS, train_kind
+from linclf_cli.assignments.tdt4265 import sweep
+from linclf_cli.assignments.registry import KINDS, train_kind
 from linclf_cli.assignments.tdt4265.recipe import TdtConfig
 
 from .typed import ConfigError, build

@@ -10,7 +10,7 @@ from typing import Callable
 
 from linclf_cli.errors import UsageError
 
-from .context import RunContext
+from linclf_cli.runs.context import RunContext
 
 
 RUNS_FORMAT = "2"  # bump when what a run writes (files, metric keys) changes
