@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from linclf_cli.assignments.aml2020 import recipe as aml
 from linclf_cli.assignments.dd2424 import recipe as dd2424
+from linclf_cli.runs import prepared
 from linclf_cli.runs.prepared import _SLOT, one_slot
 
 
@@ -34,4 +35,4 @@ def test_one_slot_keeps_only_the_last_value_across_functions():
 def test_both_cifar_run_kinds_share_the_slot():
     assert getattr(dd2424._prepare, "__wrapped__", None) is not None
     assert getattr(aml._prepare, "__wrapped__", None) is not None
-    assert dd2424._prepare.cache_clear == aml._prepare.cache_clear == _SLOT.clear
+    assert dd2424._prepare.cache_clear == aml._prepare.cache_clear == prepared.clear

@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 from linclf_cli.engine import ENGINE_VERSION
 from linclf_cli.errors import DataError, LinclfError, OutputError
-from linclf_cli.runs import io
+from linclf_cli.runs import io, prepared
 from linclf_cli.runs.context import RunContext
 from linclf_cli.assignments.registry import RUNS_FORMAT, estimated_cost
 from linclf_cli.assignments.registry import execute as execute_run
@@ -206,10 +206,12 @@ def _check_parent() -> None:
         raise ParentDied()
 
 
-def _init_worker(queue, single_thread: bool, parent_pid: int | None = None) -> None:
+def _init_worker(queue, single_thread: bool, parent_pid: int | None = None,
+                 shared_dir: str | None = None) -> None:
     global _progress_queue, _parent_pid
     _progress_queue = queue
     _parent_pid = parent_pid
+    prepared.set_shared_dir(shared_dir)  # prepared splits: one read-only copy for all workers
     # Ctrl-C reaches the whole process group: the parent alone reacts (and terminates the
     # workers); SIGTERM from the parent kills a worker at once (its temporary directory is
     # removed by the parent).
@@ -334,11 +336,21 @@ def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: l
             settle(jp, lambda jp=jp, ctx=ctx: execute_run(jp.spec.kind, jp.spec.params, jp.out, ctx))
         return errors
 
+    with prepared.shared_folder() as shared:  # removed when the run ends, also on Ctrl-C
+        _run_pool(jobs, n_workers, data_dir, argv, hook, settle,
+                  str(shared) if shared is not None else None)
+    return errors
+
+
+def _run_pool(jobs: list[JobPlan], n_workers: int, data_dir: Path | None,
+              argv: list[str] | None, hook: ProgressHook, settle: Callable,
+              shared: str | None) -> None:
     mp_ctx = mp.get_context()
     queue = mp_ctx.Queue()
     dd = str(data_dir) if data_dir else None
     pool = cf.ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=mp_ctx,
-                                  initializer=_init_worker, initargs=(queue, True, os.getpid()))
+                                  initializer=_init_worker,
+                                  initargs=(queue, True, os.getpid(), shared))
     futures = {}
     settled: set[str] = set()
     # Longest runs first: the cores stay busy until the last run ends (order never changes a result).
@@ -368,7 +380,6 @@ def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: l
                 _discard_temporaries(jp.out)
         raise
     pool.shutdown(wait=True)
-    return errors
 
 
 def finalize(tp: TaskPlan, plans: dict[str, TaskPlan]) -> dict:

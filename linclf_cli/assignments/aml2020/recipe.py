@@ -56,7 +56,7 @@ from linclf_cli.plots.images import first_layer_grid
 
 from linclf_cli.runs import io
 from linclf_cli.runs.context import RunContext
-from linclf_cli.runs.prepared import one_slot
+from linclf_cli.runs.prepared import data_key, one_slot, shared_arrays
 from linclf_cli.assignments.dd2424.recipe import _choice, _float, _int, cifar_checksums  # shared validators
 from linclf_cli.runs.provenance import now_iso, run_record
 from linclf_cli.runs.rundir import RunDir
@@ -316,13 +316,17 @@ def preprocess_arrays(train: np.ndarray, *others: np.ndarray, method: str, dtype
 @one_slot
 def _prepare(c: Cifar10Data, n_train: int, n_val: int, n_test: int, method: str,
              dtype: str) -> Prepared:
-    s = aml_split(c, n_train=n_train, n_val=n_val, n_test=n_test)
-    X_tr, X_va, X_full = preprocess_arrays(s.X_train, s.X_val, c.test_images, method=method,
-                                           dtype=DTYPES[dtype])
-    for a in (X_tr, X_va, X_full):
-        a.flags.writeable = False
-    return Prepared(X_tr, s.y_train, X_va, s.y_val, X_full[:n_test], s.y_test,
-                    X_full, c.test_labels, Path(c.directory))
+    def build() -> dict:
+        s = aml_split(c, n_train=n_train, n_val=n_val, n_test=n_test)
+        X_tr, X_va, X_full = preprocess_arrays(s.X_train, s.X_val, c.test_images,
+                                               method=method, dtype=DTYPES[dtype])
+        return dict(X_train=X_tr, y_train=s.y_train, X_val=X_va, y_val=s.y_val,
+                    X_full=X_full, y_test=s.y_test)
+
+    # read-only; one copy on the machine for the scheduler's workers (runs/prepared.py)
+    a = shared_arrays("aml", data_key(c.sha256), (n_train, n_val, n_test, method, dtype), build)
+    return Prepared(a["X_train"], a["y_train"], a["X_val"], a["y_val"], a["X_full"][:n_test],
+                    a["y_test"], a["X_full"], c.test_labels, Path(c.directory))
 
 
 def prepare(cfg: AmlConfig, data_dir: Path | None) -> Prepared:

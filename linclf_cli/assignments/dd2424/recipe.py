@@ -51,7 +51,7 @@ from linclf_cli.plots.images import cifar_templates, probability_histograms
 
 from linclf_cli.runs import io
 from linclf_cli.runs.context import RunContext
-from linclf_cli.runs.prepared import one_slot
+from linclf_cli.runs.prepared import data_key, one_slot, shared_arrays
 from linclf_cli.runs.provenance import now_iso, run_record
 from linclf_cli.runs.rundir import RunDir
 
@@ -238,15 +238,17 @@ class Prepared:
 
 @one_slot
 def _prepare(c: Cifar10Data, split: str, n_val: int, dtype: str) -> Prepared:
-    s = dd2424_split(c) if split == "a1" else dd2424_bonus_split(c, n_val=n_val)
-    dt = DTYPES[dtype]
-    (X_tr, X_va, X_te), _, _ = standardize(s.X_train, s.X_val, s.X_test, dtype=dt)
-    arrays = [X_tr, X_va, X_te]
-    for a in arrays:
-        a.flags.writeable = False
-    return Prepared(X_tr, core.one_hot(s.y_train, K, dt), s.y_train,
-                    X_va, core.one_hot(s.y_val, K, dt), s.y_val,
-                    X_te, s.y_test, tuple(c.label_names), Path(c.directory))
+    def build() -> dict:
+        s = dd2424_split(c) if split == "a1" else dd2424_bonus_split(c, n_val=n_val)
+        dt = DTYPES[dtype]
+        (X_tr, X_va, X_te), _, _ = standardize(s.X_train, s.X_val, s.X_test, dtype=dt)
+        return dict(X_train=X_tr, Y_train=core.one_hot(s.y_train, K, dt), y_train=s.y_train,
+                    X_val=X_va, Y_val=core.one_hot(s.y_val, K, dt), y_val=s.y_val,
+                    X_test=X_te, y_test=s.y_test)
+
+    # read-only; one copy on the machine for the scheduler's workers (runs/prepared.py)
+    a = shared_arrays("dd2424", data_key(c.sha256), (split, n_val, dtype), build)
+    return Prepared(**a, label_names=tuple(c.label_names), directory=Path(c.directory))
 
 
 def prepare(cfg: Dd2424Config, data_dir: Path | None) -> Prepared:
