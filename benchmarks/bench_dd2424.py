@@ -1,6 +1,6 @@
 """Benchmark one DD2424 A1 run: wall time and peak memory.
 
-``train_dd2424`` with softmax/CE, batch 100, eta 0.001, lam 0, 40 epochs, shuffle, float32,
+``train_fused`` with softmax/CE, batch 100, eta 0.001, lam 0, 40 epochs, shuffle, float32,
 on CIFAR-sized synthetic data (10 000 x 3072 training and 10 000 x 3072 validation rows,
 standardised random data with class structure; no CIFAR-10 download needed), once without
 and once with random horizontal flips (``flip=True``).
@@ -8,7 +8,7 @@ and once with random horizontal flips (``flip=True``).
 Every measurement runs in a fresh subprocess so that ``ru_maxrss`` (the process's peak
 resident memory) is not polluted by earlier runs:
 
-* a timing run (no tracing): wall time of ``train_dd2424``, RSS after the data were built,
+* a timing run (no tracing): wall time of ``train_fused``, RSS after the data were built,
   ``ru_maxrss`` at the end;
 * a memory run under ``tracemalloc`` (started after the data were built): the peak of the
   Python/NumPy allocations made *by training*, i.e. on top of the input arrays.
@@ -37,7 +37,7 @@ from benchmarks import _common as C  # noqa: E402
 def make_data(n_train: int = 10000, n_val: int = 10000, d: int = 3072, K: int = 10,
               seed: int = 0):
     """(X_train, Y_train, y_train, X_val, Y_val, y_val), float32 inputs and one-hot targets."""
-    from linclf_cli.engine.dd2424 import one_hot
+    from linclf_cli.engine.linear import one_hot
 
     (Xt, yt), (Xv, yv) = C.synthetic_classes(n_train, d, K, seed=seed, n_extra=(n_val,))
     return Xt, one_hot(yt, K, np.float32), yt, Xv, one_hot(yv, K, np.float32), yv
@@ -45,14 +45,14 @@ def make_data(n_train: int = 10000, n_val: int = 10000, d: int = 3072, K: int = 
 
 def run_once(data, *, epochs: int = 40, flip: bool = False, trace: bool = False,
              seed: int = 1) -> dict:
-    """One ``train_dd2424`` call on ``data``; wall time, memory figures, final accuracies."""
-    from linclf_cli.engine.dd2424_trainer import train_dd2424
+    """One ``train_fused`` call on ``data``; wall time, memory figures, final accuracies."""
+    from linclf_cli.engine.fused_trainer import train_fused
 
     rss_data = C.current_rss()
     if trace:
         tracemalloc.start()
     t0 = time.perf_counter()
-    res = train_dd2424(*data, model="softmax", lam=0.0, eta=0.001, n_batch=100,
+    res = train_fused(*data, model="softmax", lam=0.0, eta=0.001, n_batch=100,
                        n_epochs=epochs, shuffle=True, flip=flip,
                        rng=np.random.default_rng(seed), dtype=np.float32)
     seconds = time.perf_counter() - t0

@@ -4,7 +4,7 @@ shuffle, a validation check every 31 steps incl. step 0, no early stopping).
 Measures, in one process and interleaved round-robin over ``--repeat`` rounds (so a noisy
 neighbour hurts every variant alike):
 
-(a) training only, ``linclf_cli.engine.trainer.train`` on pre-processed arrays, float32
+(a) training only, ``linclf_cli.engine.checks_trainer.train`` on pre-processed arrays, float32
     (linclf's default) and float64, each with the default BLAS threads and with
     ``threadpoolctl.threadpool_limits(1)``;
 (b) the whole process ``linclf train --model softmax --epochs 50 --out TMP`` (interpreter
@@ -49,7 +49,7 @@ METRIC_KEYS = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
 def linclf_arrays(X_train_u8, y_train, X_val_u8, y_val, dtype):
     """linclf's own pre-processing (``pre_process_images`` + ``one_hot``) in ``dtype``."""
     from linclf_cli.engine.functions import one_hot
-    from linclf_cli.engine.preprocess import pre_process_images
+    from linclf_cli.assignments.tdt4265.preprocess import pre_process_images
 
     return (pre_process_images(X_train_u8, dtype), one_hot(y_train, 10, dtype),
             pre_process_images(X_val_u8, dtype), one_hot(y_val, 10, dtype))
@@ -58,7 +58,7 @@ def linclf_arrays(X_train_u8, y_train, X_val_u8, y_val, dtype):
 def run_linclf(arrays, *, epochs: int = 50, batch_size: int = 128, learning_rate: float = 0.01,
                seed: int = 0, threads: int | None = None) -> dict:
     """Train task 3b with ``trainer.train``; returns seconds, final metrics and the result."""
-    from linclf_cli.engine import trainer
+    from linclf_cli.engine import checks_trainer as trainer
 
     X_train, T_train, X_val, T_val = arrays
     cfg = trainer.TrainConfig(learning_rate=learning_rate, batch_size=batch_size,

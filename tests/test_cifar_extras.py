@@ -8,9 +8,9 @@ import pytest
 
 from linclf_cli.engine import mlp
 from linclf_cli.errors import UsageError
-from linclf_cli.runs.aml import AmlConfig
-from linclf_cli.runs.dd2424 import Dd2424Config
-from linclf_cli.runs.registry import estimated_cost
+from linclf_cli.assignments.aml2020.recipe import AmlConfig
+from linclf_cli.assignments.dd2424.recipe import Dd2424Config
+from linclf_cli.assignments.registry import estimated_cost
 
 
 def test_he_init_scales_each_layer_by_its_fan_in() -> None:

@@ -12,9 +12,9 @@ import math
 import numpy as np
 import pytest
 
-from linclf_cli.engine import dd2424 as core
+from linclf_cli.engine import linear as core
 from linclf_cli.engine.augment import flip_permutation, random_flip
-from linclf_cli.engine.dd2424_trainer import HISTORY_KEYS, train_dd2424
+from linclf_cli.engine.fused_trainer import HISTORY_KEYS, train_fused
 from linclf_cli.engine.schedules import ConstantLR, PlateauDecay
 
 
@@ -76,7 +76,7 @@ def test_fused_trainer_is_bit_identical_to_the_plain_loop(case):
     data = _data(301, 77, 3072)
     kw = dict(eta=0.01, n_epochs=3, eval_chunk=130, **case)  # blocks 130, 130, 41
     W, b, hist = reference(*data, rng=np.random.default_rng(5), **kw)
-    res = train_dd2424(*data, rng=np.random.default_rng(5), **kw)
+    res = train_fused(*data, rng=np.random.default_rng(5), **kw)
     assert res.history == hist  # floats compared exactly
     np.testing.assert_array_equal(res.W, W)
     np.testing.assert_array_equal(res.b, b)
@@ -90,7 +90,7 @@ def test_fused_trainer_with_a_plateau_schedule_matches():
               flip=False)
     W, b, hist = reference(*data, rng=np.random.default_rng(1),
                            schedule=PlateauDecay(0.02, factor=0.5, patience=1, min_delta=10.0), **kw)
-    res = train_dd2424(*data, rng=np.random.default_rng(1),
+    res = train_fused(*data, rng=np.random.default_rng(1),
                        schedule=PlateauDecay(0.02, factor=0.5, patience=1, min_delta=10.0), **kw)
     assert res.history == hist
     assert res.history["lr"][-1] < res.history["lr"][1]
@@ -99,7 +99,7 @@ def test_fused_trainer_with_a_plateau_schedule_matches():
 def test_callback_sees_each_epochs_training_loss():
     data = _data(120, 30, 3072, seed=3)
     calls = []
-    res = train_dd2424(*data, rng=np.random.default_rng(0), n_epochs=3, n_batch=64, eta=0.01,
+    res = train_fused(*data, rng=np.random.default_rng(0), n_epochs=3, n_batch=64, eta=0.01,
                        callback=lambda e, N, f: calls.append((e, N, f["loss"], f["val_accuracy"])))
     h = res.history
     assert calls == [(e, 3, h["train_loss"][e], h["val_accuracy"][e]) for e in (1, 2, 3)]

@@ -8,7 +8,8 @@ import warnings
 import numpy as np
 import pytest
 
-from linclf_cli.engine import dd2424 as m
+from linclf_cli.assignments.dd2424 import gradcheck as dd_gc
+from linclf_cli.engine import linear as m
 from linclf_cli.errors import UsageError
 
 
@@ -195,7 +196,7 @@ def test_accuracy():
 @pytest.mark.parametrize("lam", [0.0, 0.1])
 @pytest.mark.parametrize("n", [1, 5, 20])
 def test_gradcheck(model, lam, n):
-    checks = m.gradcheck_dd2424(model, lam, np.random.default_rng(100 + n), n=n, d=20, h=1e-6)
+    checks = dd_gc.gradcheck_dd2424(model, lam, np.random.default_rng(100 + n), n=n, d=20, h=1e-6)
     assert [c.name for c in checks] == ["W", "b"]
     assert checks[0].size == 10 * 20 and checks[1].size == 10
     for c in checks:
@@ -208,7 +209,7 @@ def test_gradcheck_on_passed_data(model):
     rng = np.random.default_rng(7)
     X = rng.standard_normal((50, 3072)) * 2 + 0.5
     Y = m.one_hot(rng.integers(0, 10, 50), 10, dtype=np.float64)
-    checks = m.gradcheck_dd2424(model, 0.1, rng, n=8, X=X, Y=Y)
+    checks = dd_gc.gradcheck_dd2424(model, 0.1, rng, n=8, X=X, Y=Y)
     assert checks[0].size == 200
     assert max(c.max_rel_error for c in checks) < 1e-6
 
@@ -225,13 +226,13 @@ def test_gradcheck_detects_wrong_gradient(model):
         loss, cost, dW, db = right(W, b, X, Y, lam)
         return loss, cost, dW, db * X.shape[0]
 
-    checks = m.gradcheck_dd2424(model, 0.1, np.random.default_rng(8), n=3, analytic=forgot_factor_two)
+    checks = dd_gc.gradcheck_dd2424(model, 0.1, np.random.default_rng(8), n=3, analytic=forgot_factor_two)
     assert checks[0].max_rel_error > 1e-3 and checks[1].max_rel_error < 1e-6
-    checks = m.gradcheck_dd2424(model, 0.0, np.random.default_rng(8), n=3, analytic=wrong_bias)
+    checks = dd_gc.gradcheck_dd2424(model, 0.0, np.random.default_rng(8), n=3, analytic=wrong_bias)
     assert checks[1].max_rel_error > 1e-2
 
 
 def test_gradcheck_suite_order_and_results():
-    cases = m.gradcheck_dd2424_suite("softmax", np.random.default_rng(9), batch_sizes=(1, 10))
+    cases = dd_gc.gradcheck_dd2424_suite("softmax", np.random.default_rng(9), batch_sizes=(1, 10))
     assert [(c.n, c.lam) for c in cases] == [(1, 0.0), (1, 0.1), (10, 0.0), (10, 0.1)]
     assert all(c.max_rel_error < 1e-6 for c in cases)

@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from linclf_cli.engine import dd2424 as m
-from linclf_cli.engine.dd2424_trainer import (
+from linclf_cli.engine import linear as m
+from linclf_cli.engine.fused_trainer import (
     HISTORY_KEYS,
-    DD2424Result,
+    FusedResult,
     evaluate,
     ground_truth_probabilities,
-    train_dd2424,
+    train_fused,
 )
 from linclf_cli.engine.schedules import PlateauDecay, StepDecay
 from linclf_cli.errors import TrainingDiverged, UsageError
@@ -37,13 +37,13 @@ def _train(data, **kw):
     kw.setdefault("n_epochs", 5)
     kw.setdefault("n_batch", 50)
     kw.setdefault("eta", 0.01)
-    return train_dd2424(*data, **kw)
+    return train_fused(*data, **kw)
 
 
 @pytest.mark.parametrize("model", ["softmax", "sigmoid"])
 def test_cost_decreases_every_epoch(data, model):
     res = _train(data, model=model, eta=0.01 if model == "softmax" else 0.04, lam=0.01, n_epochs=8)
-    assert isinstance(res, DD2424Result)
+    assert isinstance(res, FusedResult)
     h = res.history
     assert list(h) == list(HISTORY_KEYS)
     assert all(len(v) == 9 for v in h.values())
@@ -125,9 +125,9 @@ def test_flip_training_on_images():
     X0 = X.copy()
     Y = m.one_hot(y, K)
     args = (X, Y, y, X[:40], Y[:40], y[:40])
-    a = train_dd2424(*args, flip=True, n_epochs=2, n_batch=20, eta=0.001, rng=np.random.default_rng(3))
-    b = train_dd2424(*args, flip=True, n_epochs=2, n_batch=20, eta=0.001, rng=np.random.default_rng(3))
-    c = train_dd2424(*args, flip=False, n_epochs=2, n_batch=20, eta=0.001, rng=np.random.default_rng(3))
+    a = train_fused(*args, flip=True, n_epochs=2, n_batch=20, eta=0.001, rng=np.random.default_rng(3))
+    b = train_fused(*args, flip=True, n_epochs=2, n_batch=20, eta=0.001, rng=np.random.default_rng(3))
+    c = train_fused(*args, flip=False, n_epochs=2, n_batch=20, eta=0.001, rng=np.random.default_rng(3))
     np.testing.assert_array_equal(X, X0)  # training data never modified
     assert a.history == b.history
     assert not np.array_equal(a.W, c.W)
@@ -174,9 +174,9 @@ def test_invalid_arguments(data, kw):
 def test_shape_mismatch(data):
     X, Y, y, Xv, Yv, yv = data
     with pytest.raises(UsageError):
-        train_dd2424(X, Y, y, Xv[:, :10], Yv, yv, rng=np.random.default_rng(0))
+        train_fused(X, Y, y, Xv[:, :10], Yv, yv, rng=np.random.default_rng(0))
     with pytest.raises(UsageError):
-        train_dd2424(X, Y[:10], y, Xv, Yv, yv, rng=np.random.default_rng(0))
+        train_fused(X, Y[:10], y, Xv, Yv, yv, rng=np.random.default_rng(0))
 
 
 def test_divergence_raises(data):
@@ -184,7 +184,7 @@ def test_divergence_raises(data):
     bad = (X * 1e4, Y, y, Xv * 1e4, Yv, yv)
     with pytest.raises(TrainingDiverged) as e:
         # W <- (1 - 2 eta lam) W - eta dL/dW grows geometrically until float32 overflows
-        train_dd2424(*bad, eta=10.0, lam=1.0, n_epochs=5, n_batch=50, rng=np.random.default_rng(0))
+        train_fused(*bad, eta=10.0, lam=1.0, n_epochs=5, n_batch=50, rng=np.random.default_rng(0))
     assert e.value.exit_code == 1
     assert e.value.step >= 1
     # caught by the 10x-initial-loss rule before it overflows, or as a non-finite loss

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from linclf_cli.engine import logistic, softmax, trainer
+from linclf_cli.engine import checks_trainer as trainer
+from linclf_cli.engine import logistic, softmax
 from linclf_cli.engine.functions import log_softmax, one_hot, sigmoid
 from linclf_cli.engine.functions import softmax as softmax_fn
 from linclf_cli.engine.gradcheck import check_gradients
-from linclf_cli.engine.preprocess import pre_process_images
-from linclf_cli.engine.tdt_gradcheck import tdt4265_gradcheck
+from linclf_cli.assignments.tdt4265.preprocess import pre_process_images
+from linclf_cli.assignments.tdt4265.gradcheck import tdt4265_gradcheck
 from linclf_cli.errors import TrainingDiverged, UsageError
 
 

@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 
-from linclf_cli.runs.gradchecks import mlp_check_problem
+from linclf_cli.assignments.gradchecks import mlp_check_problem
 import pytest
 
 from linclf_cli.engine import mlp
-from linclf_cli.engine.aml_trainer import train_adam, train_sgd
+from linclf_cli.engine.mlp_trainer import train_adam, train_sgd
 from linclf_cli.engine.gradcheck import check_gradients
 from linclf_cli.engine.optim import SGD, Adam
 from linclf_cli.errors import TrainingDiverged, UsageError

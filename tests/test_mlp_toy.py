@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from linclf_cli.engine import aml_toy, mlp
+from linclf_cli.assignments.aml2020 import toy as aml_toy
+from linclf_cli.engine import mlp
 
 
 def test_toy_model_reproduces_the_legacy_seed_streams():

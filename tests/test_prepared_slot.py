@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from linclf_cli.runs import aml, dd2424, prepared
+from linclf_cli.assignments.aml2020 import recipe as aml
+from linclf_cli.assignments.dd2424 import recipe as dd2424
+from linclf_cli.runs import prepared
 from linclf_cli.runs.prepared import _SLOT, one_slot
 
 

@@ -12,9 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from linclf_cli.cli.app import build_app
-from linclf_cli.engine import mlp, trainer
-from linclf_cli.engine.aml_trainer import train_adam, train_sgd
-from linclf_cli.engine.dd2424_trainer import train_dd2424
+from linclf_cli.engine import checks_trainer as trainer
+from linclf_cli.engine import mlp
+from linclf_cli.engine.mlp_trainer import train_adam, train_sgd
+from linclf_cli.engine.fused_trainer import train_fused
 from linclf_cli.engine.divergence import FACTOR, PATIENCE, DivergenceGuard
 from linclf_cli.engine.functions import one_hot
 from linclf_cli.errors import TrainingDiverged, suggest_learning_rate
@@ -87,7 +88,7 @@ def test_dd2424_trainer_large_eta_diverges():
     X, y = _cifar_like()
     Y = one_hot(y, 10, np.float32)
     with pytest.raises(TrainingDiverged) as e:
-        train_dd2424(X, Y, y, X, Y, y, eta=1e6, n_epochs=5, n_batch=50, rng=np.random.default_rng(0))
+        train_fused(X, Y, y, X, Y, y, eta=1e6, n_epochs=5, n_batch=50, rng=np.random.default_rng(0))
     assert e.value.suggested_learning_rate == 1.0
 
 

@@ -11,8 +11,8 @@ import yaml
 
 from linclf_cli.data.synthetic import write_synthetic_cifar10
 from linclf_cli.errors import TrainingDiverged, UsageError
-from linclf_cli.runs import aml
-from linclf_cli.runs.aml import AmlConfig, AmlToyConfig
+from linclf_cli.assignments.aml2020 import recipe as aml
+from linclf_cli.assignments.aml2020.recipe import AmlConfig, AmlToyConfig
 from linclf_cli.runs.context import RunContext
 
 N_PER_BATCH = 200

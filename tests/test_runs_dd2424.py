@@ -12,9 +12,9 @@ import yaml
 
 from linclf_cli.data.synthetic import write_synthetic_cifar10
 from linclf_cli.errors import DataError, TrainingDiverged, UsageError
-from linclf_cli.runs import dd2424
+from linclf_cli.assignments.dd2424 import recipe as dd2424
 from linclf_cli.runs.context import RunContext
-from linclf_cli.runs.dd2424 import Dd2424Config
+from linclf_cli.assignments.dd2424.recipe import Dd2424Config
 
 N_PER_BATCH = 200
 FAST = dict(n_epochs=4, n_batch=20)

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from linclf_cli.errors import UsageError
-from linclf_cli.runs import gradchecks
+from linclf_cli.assignments import gradchecks
 
 from .common import handle_errors, parse_hidden
 

@@ -9,8 +9,9 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from linclf_cli.runs import io, sweep
-from linclf_cli.runs.tdt4265 import TdtConfig
+from linclf_cli.assignments.tdt4265 import sweep
+from linclf_cli.runs import io
+from linclf_cli.assignments.tdt4265.recipe import TdtConfig
 from linclf_cli.tasks import fingerprint, scheduler
 from linclf_cli.tasks.handlers import JobSpec
 from linclf_cli.tasks.lock import results_lock

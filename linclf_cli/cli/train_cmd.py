@@ -9,13 +9,28 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
-from linclf_cli.runs import registry
+from linclf_cli.assignments import registry
 from linclf_cli.runs.context import RunContext
 
 from .common import err_console, handle_errors, parse_hidden, progress_callback
 
-MODEL_HELP = ("binary (TDT4265 2 vs 3), softmax (TDT4265 10 classes), dd2424-softmax, "
-              "dd2424-sigmoid (CIFAR-10 linear, DD2424), mlp (CIFAR-10 ReLU net, AML).")
+MODEL_HELP = ("linear or mlp (the orthogonal trainer: combine with --recipe, --data, --head and the rest); "
+              "or a shortcut that expands to a recipe plus options and runs the course's own trainer: "
+              "binary (= --recipe tdt4265 --data mnist-2v3 --model linear --head sigmoid), softmax "
+              "(= --recipe tdt4265 --data mnist --model linear), dd2424-softmax / dd2424-sigmoid "
+              "(= --recipe dd2424 --data cifar10 --model linear --head softmax|sigmoid), mlp without "
+              "orthogonal options (= --recipe aml2020 --data cifar10 --model mlp).")
+
+# shortcut -> the orthogonal options it expands to (used when it is combined with one of them)
+SHORTCUTS: dict[str, dict] = {
+    "binary": {"recipe": "tdt4265", "data": "mnist-2v3", "model": "linear", "head": "sigmoid"},
+    "softmax": {"recipe": "tdt4265", "data": "mnist", "model": "linear", "head": "softmax"},
+    "dd2424-softmax": {"recipe": "dd2424", "data": "cifar10", "model": "linear", "head": "softmax"},
+    "dd2424-sigmoid": {"recipe": "dd2424", "data": "cifar10", "model": "linear", "head": "sigmoid"},
+    "mlp": {"recipe": "aml2020", "data": "cifar10", "model": "mlp"},
+}
+ORTHOGONAL = ("recipe", "data", "head", "l2_form", "schedule", "iterations")
+RECIPE_DATA = {"tdt4265": "mnist", "dd2424": "cifar10", "aml2020": "cifar10"}
 
 
 TDT, DD, MLP = ("binary", "softmax"), ("dd2424-softmax", "dd2424-sigmoid"), ("mlp",)
@@ -38,6 +53,58 @@ CONDITIONAL: dict[str, tuple[tuple[str, ...], Callable[[str, bool], bool], str]]
     "iters": (MLP, lambda opt, es: opt == "sgd", "with --optimizer sgd (adam trains for --epochs)"),
     "epochs": (MLP, lambda opt, es: opt == "adam", "with --optimizer adam (sgd runs --iters iterations)"),
 }
+
+
+def _given(ctx, name: str) -> bool:
+    if not hasattr(ctx, "get_parameter_source"):  # called as a plain function
+        return False
+    src = ctx.get_parameter_source(name)
+    return src is not None and src.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
+def _orthogonal_params(ctx, model: str, opts: dict) -> dict:
+    """The orthogonal trainer's options (assignments/train.py TrainConfig) from the CLI's.
+
+    A shortcut model expands to its recipe, data, model and head; explicit options win (a
+    shortcut's recipe stays only while --data is not given).  Options with no meaning for
+    the orthogonal trainer are usage errors (exit 2)."""
+    from linclf_cli.errors import UsageError
+
+    if _given(ctx, "split"):
+        raise UsageError("--split picks a DD2424 split of --model dd2424-*; it does not apply to the "
+                         "orthogonal trainer (--recipe dd2424 uses data_batch_1/2 and the test batch).",
+                         "Remove --split, or use --model dd2424-softmax without orthogonal options.")
+    if _given(ctx, "patience") and not opts["early_stopping"]:
+        raise UsageError("--patience has an effect only with --early-stopping.", "Add --early-stopping.")
+    p: dict = {}
+    if model in SHORTCUTS:
+        p.update(SHORTCUTS[model])
+        if _given(ctx, "data") or _given(ctx, "recipe"):
+            p.pop("recipe")
+    else:
+        p["model"] = model
+    for name in ORTHOGONAL:
+        if opts.get(name) is not None:
+            p[name] = opts[name]
+    if "data" not in p:
+        p["data"] = RECIPE_DATA.get(p.get("recipe"), "cifar10" if p["model"] == "mlp" else "mnist")
+    if _given(ctx, "classes"):
+        p["classes"] = list(opts["classes"])
+    if _given(ctx, "hidden"):
+        p["hidden"] = parse_hidden(opts["hidden"])
+    if _given(ctx, "iters"):
+        p["iterations"] = opts["iters"]
+    if _given(ctx, "decay"):
+        p["schedule"] = {"none": "constant"}.get(opts["decay"], opts["decay"])
+    if _given(ctx, "optimizer"):
+        p["optimizer"] = opts["optimizer"]
+    if _given(ctx, "shuffle"):
+        raise UsageError("--shuffle/--no-shuffle belongs to the shortcut models; the orthogonal trainer "
+                         "uses the recipe's sampler.", "Remove it, or choose another --recipe.")
+    _set(p, learning_rate=opts["lr"], batch_size=opts["batch_size"], epochs=opts["epochs"],
+         seed=opts["seed"], dtype=opts["dtype"], l2=opts["l2"], flip=opts["flip"] or None,
+         early_stopping=opts["early_stopping"] or None, patience=opts["patience"])
+    return p
 
 
 def _refuse_inapplicable(ctx, model: str, optimizer: str, early_stopping: bool) -> None:
@@ -63,7 +130,8 @@ def _refuse_inapplicable(ctx, model: str, optimizer: str, early_stopping: bool) 
             problems.append(f"{flag} has an effect on --model {model} only {when}")
     if problems:
         raise UsageError("; ".join(problems) + ".",
-                         "Remove the option, or choose a model it applies to (see `linclf train --help`).")
+                         "Remove the option, choose a model it applies to, or name a --recipe/--data to use "
+                         "the orthogonal trainer, where it applies to every model (see `linclf train --help`).")
 
 
 def _set(params: dict, **kw) -> dict:
@@ -91,6 +159,12 @@ def train(
     optimizer: Annotated[str, typer.Option("--optimizer", help="mlp: sgd (AML NumPy part) or adam (PyTorch part).")] = "sgd",
     hidden: Annotated[list[str], typer.Option("--hidden", help="mlp hidden sizes: --hidden 50, --hidden 128,64 or repeated.")] = ["50"],
     iters: Annotated[Optional[int], typer.Option("--iters", help="mlp sgd: iterations (default: 1000).", show_default=False)] = None,
+    recipe: Annotated[Optional[str], typer.Option("--recipe", help="Orthogonal trainer: a course's defaults: tdt4265, dd2424 or aml2020 (default: the data's natural recipe, recorded in config.yaml).", show_default=False)] = None,
+    data: Annotated[Optional[str], typer.Option("--data", help="Orthogonal trainer: mnist, mnist-2v3 (--classes picks other digits), cifar10, or a folder with the four MNIST-named IDX files.", show_default=False)] = None,
+    head: Annotated[Optional[str], typer.Option("--head", help="Orthogonal trainer: softmax (cross-entropy) or sigmoid (binary cross-entropy averaged over the outputs).", show_default=False)] = None,
+    l2_form: Annotated[Optional[str], typer.Option("--l2-form", help="Orthogonal trainer: half ((λ/2)ΣW², gradient λW: TDT4265) or full (λΣW², gradient 2λW: DD2424, AML). Default: the recipe's.", show_default=False)] = None,
+    schedule: Annotated[Optional[str], typer.Option("--schedule", help="Orthogonal trainer: constant, step (÷10 every 10 epochs), exponential (×0.95 per epoch) or plateau.", show_default=False)] = None,
+    iterations: Annotated[Optional[int], typer.Option("--iterations", help="Orthogonal trainer: train this many steps instead of --epochs.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: runs/<model>-<time>).", show_default=False)] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Dataset folder (else $LINCLF_DATA_DIR, then the user cache).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run directory and its metrics as JSON on stdout (instead of the path).")] = False,
@@ -107,11 +181,29 @@ def train(
       linclf train --model dd2424-softmax --l2 0.1           [dim]# DD2424 run 3[/]
       linclf train --model mlp --hidden 50 --iters 1000      [dim]# AML Q3b default run[/]
       linclf train --model mlp --optimizer adam --hidden 128,64
+      linclf train --model mlp --data mnist --hidden 128,64  [dim]# any combination[/]
+      linclf train --model linear --data cifar10 --optimizer adam --early-stopping
+      linclf train --model linear --data my-idx-folder --l2-form full
     """
-    kind, fixed = registry.train_kind(model)
-    _refuse_inapplicable(ctx, model, optimizer, early_stopping)
-    params: dict = dict(fixed)
-    if kind == "tdt4265":
+    opts = dict(recipe=recipe, data=data, head=head, l2_form=l2_form, schedule=schedule,
+                iterations=iterations, classes=classes, hidden=hidden, iters=iters, decay=decay,
+                optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs, seed=seed,
+                dtype=dtype, l2=l2, flip=flip, early_stopping=early_stopping, patience=patience)
+    if model not in ("linear", *SHORTCUTS):
+        from linclf_cli.errors import UsageError
+
+        raise UsageError(f"Unknown model {model!r}.",
+                         f"Choose one of: linear, {', '.join(SHORTCUTS)} (see `linclf train --help`).")
+    orthogonal = model == "linear" or any(opts[k] is not None for k in ORTHOGONAL)
+    if orthogonal:
+        kind, params = "train", _orthogonal_params(ctx, model, opts)
+    else:
+        kind, fixed = registry.train_kind(model)
+        _refuse_inapplicable(ctx, model, optimizer, early_stopping)
+        params = dict(fixed)
+    if kind == "train":
+        pass
+    elif kind == "tdt4265":
         _set(params, classes=list(classes), learning_rate=lr, batch_size=batch_size, epochs=epochs,
              shuffle=shuffle, l2=l2, early_stopping=early_stopping, patience=patience, seed=seed,
              dtype=dtype)

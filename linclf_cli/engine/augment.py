@@ -1,4 +1,4 @@
-"""Data augmentation for flattened CIFAR images (DD2424 bonus 2.1(b)): horizontal flips.
+"""Data augmentation for flattened CIFAR images : horizontal flips.
 
 Layout (the CIFAR python pickle): each row of ``X`` (n, 3072) holds three channel blocks of
 1024 values (R, G, B), each a row-major 32x32 image, so entry

@@ -4,7 +4,7 @@ The rule (checked on losses the trainer has already computed, so it never change
 
 * a loss that is NaN or infinite stops the run at once;
 * a loss above ``FACTOR`` (10) times the *initial* loss -- the first loss the trainer computes,
-  at the initial weights, before any update (ln 2 for TDT4265 binary, ln 10 for the 10-class
+  at the initial weights, before any update (ln 2 for a binary model, ln 10 for the 10-class
   models) -- at ``PATIENCE`` (3) consecutive checks stops the run too.
 
 A converging run's loss falls below its initial value within the first checks and stays

@@ -17,6 +17,13 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return out
 
 
+def sigmoid_exp(S: np.ndarray) -> np.ndarray:
+    """The same logistic function in the exp(-|s|) form (``e = exp(-|s|) <= 1``): the linear
+    model's sigmoid head was computed with it (its committed numbers depend on these bits)."""
+    e = np.exp(-np.abs(S))
+    return np.where(S >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(S.dtype, copy=False)
+
+
 def log_sigmoid(z: np.ndarray) -> np.ndarray:
     """ln sigmoid(z) = -ln(1 + exp(-z)), stable for any z."""
     return -np.logaddexp(0.0, -z)

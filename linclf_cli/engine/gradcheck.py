@@ -1,15 +1,16 @@
 """Numerical gradient checks, the oracle every model's analytic gradient is held to.
 
-All three assignments use a centred difference
+Every check uses a centred difference
 
     g_num[i] = (f(x + h e_i) - f(x - h e_i)) / (2 h)
 
 and compare it to the analytic gradient g_a with
 
-* the absolute error |g_num - g_a| (TDT4265: must be <= eps**2 for eps = 1e-3), and
+* the absolute error |g_num - g_a| (for example <= eps**2 for a step eps = 1e-3), and
 * the relative error |g_a - g_num| / max(floor, |g_a| + |g_num|), maximised over entries
-  (DD2424's formula with its "very small eps"; AML's ``rel_error`` with floor 1e-8 is the
-  same expression).
+  (the floor keeps entries near zero from dividing by nothing).
+
+Each recipe chooses its form and tolerances (linclf_cli/assignments/*/gradcheck.py).
 
 Functions here return numbers; they never print.  Use float64 parameters: the centred
 difference has O(h^2) truncation error but O(machine_eps / h) rounding error.
@@ -54,7 +55,7 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float) -> np.nd
 
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray, floor: float = 1e-8) -> float:
-    """max_i |a_i - n_i| / max(floor, |a_i| + |n_i|)  (DD2424 / AML ``rel_error``)."""
+    """max_i |a_i - n_i| / max(floor, |a_i| + |n_i|)  (the common ``rel_error``)."""
     a = np.asarray(analytic, dtype=np.float64)
     n = np.asarray(numeric, dtype=np.float64)
     if a.size == 0:
@@ -113,3 +114,18 @@ def check_gradients(
             )
         )
     return out
+
+
+def check_model(model, params: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
+                h: float = 1e-5, rel_floor: float = 1e-8) -> list[ParamCheck]:
+    """Check the analytic gradients of any model with ``loss(params, X, Y) -> (loss, cost,
+    grads)`` and ``cost(params, X, Y)`` (e.g. :class:`~linclf_cli.engine.model.Model`)
+    against centred differences of its cost.  Use float64 parameters and data.
+
+    Returns one :class:`ParamCheck` per parameter (absolute and relative forms: each caller
+    chooses its form and tolerance).
+    """
+    params = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    _, _, grads = model.loss(params, X, Y)
+    grads = {k: np.array(v) for k, v in grads.items()}
+    return check_gradients(lambda: model.cost(params, X, Y), params, grads, h, rel_floor)

@@ -1,4 +1,4 @@
-"""Binary logistic regression (TDT4265 task 2).
+"""Binary logistic regression with the bias as a column of X (weights w of shape (d, 1)).
 
 Model, loss and gradient for weights w of shape (d, 1), inputs X of shape (n, d) and targets
 t in {0, 1} of shape (n, 1):

@@ -1,4 +1,4 @@
-r"""Fully connected ReLU network with a softmax output (AML 2020 two-layer net, any depth).
+r"""Fully connected ReLU network with a softmax output (the two-layer net, any depth).
 
 Model (samples are rows, code convention ``z = x W + b``)::
 
@@ -7,7 +7,7 @@ Model (samples are rows, code convention ``z = x W + b``)::
     a_l = ReLU(z_l)            l = 1 .. L-1   (hidden layers)
     P   = softmax(z_L)                        P   : (N, C), rows sum to 1
 
-Objective (AML Eqs. 5-6: mean cross-entropy plus an L2 term with **no 1/2 and no biases**)::
+Objective (mean cross-entropy plus an L2 term with **no 1/2 and no biases**)::
 
     J(theta) = -(1/N) sum_i log P[i, y_i]  +  reg * sum_l ||W_l||_F^2
 
@@ -105,7 +105,7 @@ def init_mlp(
     dtype=np.float32,
     scheme: str = "normal",
 ) -> Params:
-    """Initialise weights as ``std * N(0, 1)`` and biases as zeros (AML ``TwoLayerNet``).
+    """Initialise weights as ``std * N(0, 1)`` and biases as zeros (a ``TwoLayerNet``).
 
     ``scheme="he"`` scales each layer by its fan-in instead, ``sqrt(2 / fan_in) * N(0, 1)``
     (He et al. 2015), and ignores ``std``: the initialisation under which deep ReLU nets
@@ -113,13 +113,13 @@ def init_mlp(
 
     The draws happen layer by layer in the order W1, W2, ..., each a ``(fan_in, fan_out)``
     standard-normal block drawn in float64 and then cast, so a ``RandomState(seed)`` gives
-    exactly the AML starter's ``np.random.seed(seed); std * np.random.randn(D, H)`` stream.
+    exactly a starter's ``np.random.seed(seed); std * np.random.randn(D, H)`` stream.
 
     Parameters
     ----------
     sizes : list of int, ``[D, H_1, ..., C]``; ``[D, C]`` is softmax regression.
     rng : numpy.random.Generator or numpy.random.RandomState.
-    std : standard deviation of the weights (AML default 1e-4; toy model 1e-1).
+    std : standard deviation of the weights (e.g. 1e-4; 1e-1 for a toy model).
     dtype : float32 or float64.
 
     Returns
@@ -217,7 +217,7 @@ def _softmax_inplace(z: np.ndarray) -> np.ndarray:
 
 
 def forward_proba(params: Mapping[str, np.ndarray], X) -> np.ndarray:
-    """Class probabilities ``softmax(z_L)`` of shape (N, C) (what AML's forward returns
+    """Class probabilities ``softmax(z_L)`` of shape (N, C) (what a ``TwoLayerNet`` forward returns
     when no labels are given, E.8)."""
     return _softmax_inplace(forward_scores(params, X))
 

@@ -1,4 +1,4 @@
-"""Learning-rate schedules for mini-batch gradient descent (DD2424 bonus 2.1(d)).
+"""Learning-rate schedules for mini-batch gradient descent (epochs counted from 1).
 
 Epochs are counted from 1 (epoch 0 is the initial model, before any update).  Every
 schedule has the same two methods, which the trainer calls as
@@ -24,9 +24,9 @@ import math
 
 from ..errors import UsageError
 
-__all__ = ["ConstantLR", "StepDecay", "PlateauDecay", "make_schedule", "SCHEDULES"]
+__all__ = ["ConstantLR", "StepDecay", "ExponentialDecay", "PlateauDecay", "make_schedule", "SCHEDULES"]
 
-SCHEDULES = ("constant", "step", "plateau")
+SCHEDULES = ("constant", "step", "exponential", "plateau")
 
 
 def _check_eta(eta0: float) -> float:
@@ -89,6 +89,23 @@ class StepDecay:
 
     def __repr__(self) -> str:
         return f"StepDecay(eta0={self.eta0:g}, factor={self.factor:g}, every={self.every})"
+
+
+class ExponentialDecay:
+    """eta(epoch) = eta0 * factor ** (epoch - 1): the rate multiplied by ``factor`` each epoch."""
+
+    def __init__(self, eta0: float, factor: float = 0.95) -> None:
+        self.eta0 = _check_eta(eta0)
+        self.factor = _check_factor(factor)
+
+    def lr(self, epoch: int) -> float:
+        return self.eta0 * self.factor ** (epoch - 1)
+
+    def step(self, val_loss: float) -> float:
+        return self.eta0
+
+    def __repr__(self) -> str:
+        return f"ExponentialDecay(eta0={self.eta0:g}, factor={self.factor:g})"
 
 
 class PlateauDecay:
@@ -171,12 +188,13 @@ class PlateauDecay:
 
 
 def make_schedule(name: str, eta0: float, **kwargs):
-    """Build a schedule by name: ``"constant"``, ``"step"`` or ``"plateau"``.
+    """Build a schedule by name: ``"constant"``, ``"step"``, ``"exponential"`` or ``"plateau"``.
 
     Extra keyword arguments go to the class (``factor``, ``every``, ``patience``, ...).
     """
     key = str(name).strip().lower()
-    classes = {"constant": ConstantLR, "step": StepDecay, "plateau": PlateauDecay}
+    classes = {"constant": ConstantLR, "step": StepDecay, "exponential": ExponentialDecay,
+               "plateau": PlateauDecay}
     if key not in classes:
         raise UsageError(
             f"Unknown learning-rate schedule {name!r}.", f"Choose one of: {', '.join(SCHEDULES)}."

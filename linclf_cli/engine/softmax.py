@@ -1,4 +1,4 @@
-"""Softmax regression (TDT4265 task 3).
+"""Softmax regression with the bias as a column of X (weights W of shape (d, K)).
 
 Weights W of shape (d, K), inputs X of shape (n, d), one-hot targets Y of shape (n, K):
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from linclf_cli.runs.aml import CHANCE_THRESHOLD, load_history
+from linclf_cli.assignments.aml2020.recipe import CHANCE_THRESHOLD, load_history
 
 from .builder import INTROS, Ctx, fmt, pct, section, table
 
@@ -27,7 +27,9 @@ def intro(ctx: Ctx) -> list[str]:
         "biases, so the gradient gets 2λW. SGD decays the learning rate at "
         "`it % iterations_per_epoch == 0`, it = 0 included — every iteration on the 5-sample toy data — "
         "and the recorded training accuracy is that of the current mini-batch. Test accuracies "
-        "use the **first 1000 test images**, as both starter scripts do.", ""]
+        "use the **first 1000 test images**, as both starter scripts do. In linclf's options: λ (the "
+        "starter's `reg`) is `l2` with `l2_form: full` (`--l2`), `num_iters` is `iterations` "
+        "(`--recipe aml2020`).", ""]
 
 
 INTROS[A] = intro

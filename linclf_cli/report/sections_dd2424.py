@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from linclf_cli.runs.dd2424 import load_history
+from linclf_cli.assignments.dd2424.recipe import load_history
 
 from .builder import INTROS, Ctx, fmt, md_escape, pct, section, table
 
@@ -31,7 +31,9 @@ def intro(ctx: Ctx) -> list[str]:
         "The regulariser is λ ΣW² on W only, so the gradient gets **2λW** and the bias none. "
         "Loss is the data term (cross-entropy, or the mean binary cross-entropy over the K outputs); "
         "cost adds the regulariser. Loss and cost are measured on the whole training and validation "
-        "sets after every epoch (epoch 0 is the initial model).", ""]
+        "sets after every epoch (epoch 0 is the initial model). In linclf's options: η is "
+        "`learning_rate` (`--lr`), λ is `l2` with `l2_form: full` (`--l2`), n_batch is `batch_size`, "
+        "n_epochs is `epochs` (`--recipe dd2424`).", ""]
 
 
 INTROS[A] = intro

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from linclf_cli.runs.tdt4265 import load_history
+from linclf_cli.assignments.tdt4265.recipe import load_history
 
 from .builder import Ctx, fmt, pct, section, table
 
@@ -194,7 +194,9 @@ def s4a(ctx: Ctx, p) -> list[str]:
         "",
         "(The 2021 text had $R(w) = \\sum_{i,j} w_{ij}^2$ and $2\\lambda w$; both add the same coefficient "
         "$c$ to the gradient, so linclf's `--l2` is $c$, the 2022 λ.) The whole 785×10 matrix is "
-        "regularised, bias row included, as in the starter and the solution.",
+        "regularised, bias row included, as in the starter and the solution: `l2` with "
+        "`l2_form: half` over the weights and the bias row (`--recipe tdt4265`); the learning rate α "
+        "is `learning_rate` (`--lr`).",
         "",
     ] + _gradcheck_rows(ctx.metrics(p.task.ref))
 

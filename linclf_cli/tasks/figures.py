@@ -8,7 +8,7 @@ import numpy as np
 
 from linclf_cli.errors import UsageError
 from linclf_cli.plots.figures import ACC_LABEL, LOSS_LABEL, STEPS_LABEL, Series, line_figure, smoothed
-from linclf_cli.runs.tdt4265 import load_history
+from linclf_cli.assignments.tdt4265.recipe import load_history
 
 from .schema import FigureSpec
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from linclf_cli.errors import UsageError
-from linclf_cli.runs import sweep
-from linclf_cli.runs.registry import KINDS, train_kind
-from linclf_cli.runs.tdt4265 import TdtConfig
+from linclf_cli.assignments.tdt4265 import sweep
+from linclf_cli.assignments.registry import KINDS, train_kind
+from linclf_cli.assignments.tdt4265.recipe import TdtConfig
 
 from .typed import ConfigError, build
 
@@ -356,7 +356,7 @@ class DepthHandler(GridHandler):
 
     def finalize(self, task_dir, g, job_metrics, deps=None):
         from linclf_cli.plots.figures import Series, line_figure
-        from linclf_cli.runs import aml
+        from linclf_cli.assignments.aml2020 import recipe as aml
 
         out = summarize_grid(task_dir, g, job_metrics, deps)
         depths, series = [], []
@@ -414,7 +414,8 @@ class HistogramsHandler(Handler):
     def finalize(self, task_dir, parsed, job_metrics, deps=None):
         import numpy as np
 
-        from linclf_cli.runs import dd2424, io
+        from linclf_cli.assignments.dd2424 import recipe as dd2424
+        from linclf_cli.runs import io
 
         dirs, panels = {}, []
         for label, task_id in parsed.runs.items():

@@ -33,8 +33,8 @@ from linclf_cli.engine import ENGINE_VERSION
 from linclf_cli.errors import DataError, LinclfError, OutputError
 from linclf_cli.runs import io, prepared
 from linclf_cli.runs.context import RunContext
-from linclf_cli.runs.registry import RUNS_FORMAT, estimated_cost
-from linclf_cli.runs.registry import execute as execute_run
+from linclf_cli.assignments.registry import RUNS_FORMAT, estimated_cost
+from linclf_cli.assignments.registry import execute as execute_run
 from linclf_cli.runs.rundir import inside
 
 from . import expectations, fingerprint

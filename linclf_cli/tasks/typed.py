@@ -100,9 +100,16 @@ def build(cls: type, mapping: Any, where: str):
     if not isinstance(mapping, dict):
         raise ConfigError(f"{where}: expected a mapping of options, got {mapping!r}.")
     hints, fields = _fields(cls)
+    # the one vocabulary (learning_rate, batch_size, epochs, l2, ...) as aliases of a course
+    # config's own names (eta, n_batch, n_epochs, lam, ...): the config, and so the hashed
+    # parameters of every cached run, keep the course names
+    aliases = getattr(cls, "ALIASES", {})
     kwargs = {}
     for key, value in mapping.items():
-        if key not in fields:
-            raise unknown_key_error(str(key), fields, where)
-        kwargs[key] = coerce(value, hints[key], f"{where}.{key}")
+        name = aliases.get(key, key)
+        if name not in fields:
+            raise unknown_key_error(str(key), fields | frozenset(aliases), where)
+        if name in kwargs:
+            raise ConfigError(f"{where}: {key!r} and {name!r} name the same option; give one of them.")
+        kwargs[name] = coerce(value, hints[name], f"{where}.{key}")
     return cls(**kwargs)

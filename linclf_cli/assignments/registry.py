@@ -10,7 +10,7 @@ from typing import Callable
 
 from linclf_cli.errors import UsageError
 
-from .context import RunContext
+from linclf_cli.runs.context import RunContext
 
 
 RUNS_FORMAT = "2"  # bump when what a run writes (files, metric keys) changes
@@ -21,26 +21,29 @@ class Kind:
     """A run kind; its module is imported on first use (``linclf train`` stays light)."""
 
     name: str
-    module: str
+    module: str  # under linclf_cli.assignments
     config_name: str
     run_name: str
     dataset: Callable[[object], str | None]
 
     @property
     def config(self) -> type:
-        return getattr(importlib.import_module(f"linclf_cli.runs.{self.module}"), self.config_name)
+        return getattr(importlib.import_module(f"linclf_cli.assignments.{self.module}"), self.config_name)
 
     @property
     def run(self) -> Callable[..., dict]:
-        return getattr(importlib.import_module(f"linclf_cli.runs.{self.module}"), self.run_name)
+        return getattr(importlib.import_module(f"linclf_cli.assignments.{self.module}"), self.run_name)
 
 
 KINDS: dict[str, Kind] = {
-    "tdt4265": Kind("tdt4265", "tdt4265", "TdtConfig", "run", lambda c: "mnist"),
+    "tdt4265": Kind("tdt4265", "tdt4265.recipe", "TdtConfig", "run", lambda c: "mnist"),
     "gradcheck-tdt": Kind("gradcheck-tdt", "gradchecks", "GradcheckConfig", "run", lambda c: c.dataset),
-    "dd2424": Kind("dd2424", "dd2424", "Dd2424Config", "run", lambda c: "cifar10"),
-    "aml": Kind("aml", "aml", "AmlConfig", "run", lambda c: "cifar10"),
-    "aml-toy": Kind("aml-toy", "aml", "AmlToyConfig", "run_toy", lambda c: None),
+    "dd2424": Kind("dd2424", "dd2424.recipe", "Dd2424Config", "run", lambda c: "cifar10"),
+    "aml": Kind("aml", "aml2020.recipe", "AmlConfig", "run", lambda c: "cifar10"),
+    "aml-toy": Kind("aml-toy", "aml2020.recipe", "AmlToyConfig", "run_toy", lambda c: None),
+    # the orthogonal run: any recipe x data x model x head x optimizer (assignments/train.py)
+    "train": Kind("train", "train", "TrainConfig", "run",
+                  lambda c: "cifar10" if c.data == "cifar10" else ("mnist" if c.data.startswith("mnist") else None)),
 }
 
 # `linclf train --model NAME` / tasks.yaml `train` args -> (kind, extra config fields)

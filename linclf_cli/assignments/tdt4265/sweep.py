@@ -14,8 +14,8 @@ import numpy as np
 from linclf_cli.errors import UsageError
 from linclf_cli.plots.figures import ACC_LABEL, STEPS_LABEL, Series, line_figure
 
-from . import io
-from .tdt4265 import TdtConfig, load_history
+from linclf_cli.runs import io
+from linclf_cli.assignments.tdt4265.recipe import TdtConfig, load_history
 
 DEFAULT_LAMBDAS = (2.0, 0.2, 0.02, 0.002)
 

@@ -1,4 +1,6 @@
-"""The TDT4265 mini-batch gradient-descent trainer, with the starter's exact semantics.
+"""Mini-batch gradient descent for a bias-column linear model, checks every k steps.
+
+The semantics of a course starter that checks five times per epoch:
 
 * weights start at zero;
 * every epoch walks ``n // batch_size`` batches in order (the last incomplete batch is
@@ -42,7 +44,7 @@ EVAL_THREADS = 1  # blocks of checks evaluated concurrently with training (overl
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyperparameters of one TDT4265 training run.
+    """Hyperparameters of one training run of a bias-column linear model.
 
     ``l2`` is the weight-decay coefficient c added to the gradient (c W); it equals the
     2022 text's lambda (R = 1/2 sum W^2) and twice the 2021 text's lambda (R = sum W^2).
@@ -166,7 +168,7 @@ def train(
     block: int = 16,
     overlap: bool = True,
 ) -> TrainResult:
-    """Train a TDT4265 model from zero weights by mini-batch gradient descent.
+    """Train a bias-column linear model from zero weights by mini-batch gradient descent.
 
     Parameters
     ----------

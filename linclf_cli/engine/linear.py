@@ -1,4 +1,6 @@
-"""DD2424 Assignment 1: one-layer linear classifier, softmax/CE and sigmoid/MBCE.
+"""One-layer linear classifier ``S = X W^T + b`` (W of shape (K, d)), softmax/CE and sigmoid/MBCE.
+
+The fast path of :class:`~linclf_cli.engine.model.Model` with no hidden layer and a bias vector.
 
 Samples are **rows**: ``X`` is (n, d), ``Y`` one-hot (n, K), ``y`` integer labels (n,).
 Parameters follow the assignment: ``W`` is (K, d) and ``b`` is (K,), so the scores are
@@ -35,13 +37,14 @@ Python floats.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from ..errors import UsageError
-from .gradcheck import ParamCheck, check_gradients
+from . import heads
+from .functions import log_softmax, one_hot, softmax
+from .functions import sigmoid_exp as sigmoid
 
 __all__ = [
     "MODELS",
@@ -65,9 +68,6 @@ __all__ = [
     "predict",
     "accuracy",
     "evaluate_chunked",
-    "gradcheck_dd2424",
-    "GradcheckCase",
-    "gradcheck_dd2424_suite",
 ]
 
 MODELS: tuple[str, ...] = ("softmax", "sigmoid")
@@ -100,7 +100,7 @@ def resolve_model(model: str) -> str:
     key = str(model).strip().lower()
     if key not in aliases:
         raise UsageError(
-            f"Unknown DD2424 model {model!r}.",
+            f"Unknown linear model {model!r}.",
             f"Choose one of: {', '.join(MODELS)}.",
         )
     return aliases[key]
@@ -149,36 +149,9 @@ def init_params(
     return W, b
 
 
-def one_hot(y: np.ndarray, K: int, dtype=np.float32) -> np.ndarray:
-    """One-hot matrix (n, K) from integer labels ``y`` (n,)."""
-    y = np.asarray(y)
-    out = np.zeros((y.shape[0], K), dtype=dtype)
-    out[np.arange(y.shape[0]), y] = 1
-    return out
-
-
 def scores(W: np.ndarray, b: np.ndarray, X: np.ndarray) -> np.ndarray:
     """Scores ``S = X W^T + b``: X (n, d), W (K, d), b (K,) -> (n, K)."""
     return X @ W.T + b
-
-
-def log_softmax(S: np.ndarray) -> np.ndarray:
-    """Row-wise log-softmax of ``S`` (n, K), stable (the row maximum is subtracted)."""
-    Z = S - np.max(S, axis=1, keepdims=True)
-    return Z - np.log(np.sum(np.exp(Z), axis=1, keepdims=True))
-
-
-def softmax(S: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of ``S`` (n, K); rows sum to 1; stable for any finite scores."""
-    Z = np.exp(S - np.max(S, axis=1, keepdims=True))
-    Z /= np.sum(Z, axis=1, keepdims=True)
-    return Z
-
-
-def sigmoid(S: np.ndarray) -> np.ndarray:
-    """Element-wise logistic sigmoid, without overflow: uses ``e = exp(-|s|) <= 1``."""
-    e = np.exp(-np.abs(S))
-    return np.where(S >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(S.dtype, copy=False)
 
 
 def _as_dtype(Y: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -198,12 +171,9 @@ def per_sample_loss(S: np.ndarray, Y: np.ndarray, model: str) -> np.ndarray:
     ``softmax``: ``-sum_k Y_ik log softmax(S)_ik``.
     ``sigmoid``: ``(1/K) sum_k [softplus(S_ik) - Y_ik S_ik]`` (= MBCE, stable form).
     """
-    Y = _as_dtype(Y, S)
-    if model == "softmax":
-        return -np.sum(Y * log_softmax(S), axis=1)
-    if model == "sigmoid":
-        return np.mean(np.logaddexp(0, S) - Y * S, axis=1)
-    raise UsageError(f"Unknown DD2424 model {model!r}.", f"Choose one of: {', '.join(MODELS)}.")
+    if model not in MODELS:
+        raise UsageError(f"Unknown linear model {model!r}.", f"Choose one of: {', '.join(MODELS)}.")
+    return heads.per_sample_loss(model, S, _as_dtype(Y, S))
 
 
 # --------------------------------------------------------------------------- softmax / CE
@@ -404,119 +374,3 @@ def accuracy(
     """Fraction of rows whose argmax score equals ``y`` (chunked)."""
     _, acc = _chunked(W, b, X, None, np.asarray(y), "softmax", chunk)
     return acc
-
-
-# --------------------------------------------------------------------------- gradient check
-
-
-def gradcheck_dd2424(
-    model: str,
-    lam: float,
-    rng: np.random.Generator,
-    n: int = 1,
-    d: int = 20,
-    h: float = 1e-6,
-    *,
-    X: np.ndarray | None = None,
-    Y: np.ndarray | None = None,
-    K: int = 10,
-    std: float = 0.01,
-    rel_floor: float = 1e-10,
-    analytic: Callable | None = None,
-    oracle_dtype=np.longdouble,
-) -> list[ParamCheck]:
-    """Compare the analytic gradient of the cost with centred differences (float64).
-
-    The DD2424 recipe: reduced dimensionality (the first ``d`` dimensions of the first
-    ``n`` samples, ``W[:, :d]``), batch size 1 first, then larger batches, ``lam = 0`` and
-    ``lam > 0``; step ``h = 1e-6``; relative error
-    ``|g_a - g_n| / max(rel_floor, |g_a| + |g_n|)``.
-
-    Parameters
-    ----------
-    model : ``"softmax"`` or ``"sigmoid"``.
-    lam : regularisation strength.
-    rng : Generator for W, b (N(0, std^2)) and, when ``X`` is None, the synthetic data
-        (``X ~ N(0, 1)`` of shape (n, d), random labels over ``K`` classes).
-    n, d : batch size and number of input dimensions used.
-    h : finite-difference step.
-    X, Y : optional data (e.g. the normalised training set); ``X[:n, :d]`` and ``Y[:n]``
-        are used, K is then ``Y.shape[1]``.
-    analytic : optional replacement for the analytic ``cost_grad`` with the same signature
-        ``(W, b, X, Y, lam) -> (loss, cost, dW, db)`` (used to test that a wrong gradient is
-        detected).
-    oracle_dtype : dtype in which the cost is evaluated for the finite differences.  The
-        default ``np.longdouble`` (80-bit extended precision on x86; plain float64 where the
-        platform has none) shrinks the rounding error of ``(f(x+h) - f(x-h)) / 2h`` from
-        about ``eps64 |f| / h ~ 1e-10`` to ``~1e-13``, so the *relative* error stays
-        meaningful for gradient entries near zero (large batches make such cancellations
-        common).  The parameters themselves are float64 and perturbed in float64.
-
-    Returns
-    -------
-    list of ParamCheck, for ``"W"`` (K x d) and ``"b"`` (K,).
-    """
-    model = resolve_model(model)
-    if n < 1 or d < 1:
-        raise UsageError(f"gradcheck needs n >= 1 and d >= 1, got n={n}, d={d}.")
-    if X is None:
-        Xs = rng.standard_normal((n, d))
-        ys = rng.integers(0, K, size=n)
-        Ys = one_hot(ys, K, dtype=np.float64)
-    else:
-        if Y is None:
-            raise UsageError("gradcheck_dd2424 needs Y together with X.")
-        Xs = np.array(X[:n, :d], dtype=np.float64)
-        Ys = np.array(Y[:n], dtype=np.float64)
-        K = Ys.shape[1]
-    W, b = init_params(K, Xs.shape[1], rng, std=std, bias="normal", dtype=np.float64)
-    fn = analytic if analytic is not None else _COST_GRAD[model]
-    _, _, dW, db = fn(W, b, Xs, Ys, lam)
-    Xo = Xs.astype(oracle_dtype)
-    Yo = Ys.astype(oracle_dtype)
-
-    def f():
-        Wo = W.astype(oracle_dtype)
-        S = Xo @ Wo.T + b.astype(oracle_dtype)
-        return np.mean(per_sample_loss(S, Yo, model)) + lam * np.sum(Wo * Wo)
-
-    return check_gradients(f, {"W": W, "b": b}, {"W": dW, "b": db}, h, rel_floor)
-
-
-@dataclass(frozen=True)
-class GradcheckCase:
-    """One gradient-check setting and its per-parameter results."""
-
-    model: str
-    n: int
-    lam: float
-    checks: list
-
-    @property
-    def max_rel_error(self) -> float:
-        return max(c.max_rel_error for c in self.checks)
-
-    @property
-    def max_abs_error(self) -> float:
-        return max(c.max_abs_error for c in self.checks)
-
-
-def gradcheck_dd2424_suite(
-    model: str,
-    rng: np.random.Generator,
-    *,
-    batch_sizes: tuple[int, ...] = (1, 20),
-    lams: tuple[float, ...] = (0.0, 0.1),
-    d: int = 20,
-    h: float = 1e-6,
-    X: np.ndarray | None = None,
-    Y: np.ndarray | None = None,
-    rel_floor: float = 1e-10,
-) -> list[GradcheckCase]:
-    """Run :func:`gradcheck_dd2424` for every (batch size, lam) pair, batch 1 / lam 0 first."""
-    out = []
-    for n in batch_sizes:
-        for lam in lams:
-            checks = gradcheck_dd2424(model, lam, rng, n=n, d=d, h=h, X=X, Y=Y, rel_floor=rel_floor)
-            out.append(GradcheckCase(model=resolve_model(model), n=n, lam=lam, checks=checks))
-    return out

@@ -25,16 +25,16 @@ import yaml
 
 from linclf_cli.data.mnist import load_mnist
 from linclf_cli.data.splits import TDT4265_N_TRAIN, binary_subset, tdt4265_split
-from linclf_cli.engine import trainer
+from linclf_cli.engine import checks_trainer as trainer
 from linclf_cli.engine.functions import one_hot
-from linclf_cli.engine.preprocess import pre_process_images
+from linclf_cli.assignments.tdt4265.preprocess import pre_process_images
 from linclf_cli.errors import UsageError
 from linclf_cli.plots.figures import ACC_LABEL, LOSS_LABEL, STEPS_LABEL, Series, line_figure, smoothed
 
-from . import io
-from .context import RunContext
-from .provenance import now_iso, run_record
-from .rundir import RunDir
+from linclf_cli.runs import io
+from linclf_cli.runs.context import RunContext
+from linclf_cli.runs.provenance import now_iso, run_record
+from linclf_cli.runs.rundir import RunDir
 
 MODELS = ("binary", "softmax")
 DTYPES = {"float32": np.float32, "float64": np.float64}

@@ -28,6 +28,7 @@ import math
 import numbers
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -36,23 +37,23 @@ import yaml
 from linclf_cli.data.cifar import Cifar10Data, load_cifar10
 from linclf_cli.data.registry import CIFAR10_TRAIN_BATCHES
 from linclf_cli.data.splits import dd2424_bonus_split, dd2424_split, standardize
-from linclf_cli.engine import dd2424 as core
-from linclf_cli.engine.dd2424_trainer import (
+from linclf_cli.engine import linear as core
+from linclf_cli.engine.fused_trainer import (
     HISTORY_KEYS,
-    DD2424Result,
+    FusedResult,
     ground_truth_probabilities,
-    train_dd2424,
+    train_fused,
 )
 from linclf_cli.engine.schedules import make_schedule
 from linclf_cli.errors import DataError, UsageError
 from linclf_cli.plots.figures import Series, line_figure
 from linclf_cli.plots.images import cifar_templates, probability_histograms
 
-from . import io
-from .context import RunContext
-from .prepared import data_key, one_slot, shared_arrays
-from .provenance import now_iso, run_record
-from .rundir import RunDir
+from linclf_cli.runs import io
+from linclf_cli.runs.context import RunContext
+from linclf_cli.runs.prepared import data_key, one_slot, shared_arrays
+from linclf_cli.runs.provenance import now_iso, run_record
+from linclf_cli.runs.rundir import RunDir
 
 KIND = "dd2424"
 MODELS = ("softmax", "sigmoid")
@@ -125,6 +126,9 @@ class Dd2424Config:
     ``"plateau"`` (eta * decay_factor after ``patience`` epochs without a lower validation
     loss).  ``n_val`` is the validation size of the ``"bonus"`` split (ignored by ``"a1"``).
     """
+
+    ALIASES: ClassVar[dict] = {"learning_rate": "eta", "l2": "lam", "batch_size": "n_batch",
+                               "epochs": "n_epochs", "schedule": "decay"}  # the one vocabulary
 
     model: str = "softmax"
     split: str = "a1"
@@ -279,7 +283,7 @@ def run(cfg: Dd2424Config, out: Path, ctx: RunContext | None = None) -> dict:
     checksums = cifar_checksums(c, SPLIT_FILES[cfg.split])
     t_data = time.perf_counter() - t0
     with RunDir(out) as rd:
-        res = train_dd2424(
+        res = train_fused(
             data.X_train, data.Y_train, data.y_train, data.X_val, data.Y_val, data.y_val,
             model=cfg.model, lam=cfg.lam, eta=cfg.eta, n_batch=cfg.n_batch,
             n_epochs=cfg.n_epochs, shuffle=cfg.shuffle, flip=cfg.flip, flip_prob=cfg.flip_prob,
@@ -301,7 +305,7 @@ def run(cfg: Dd2424Config, out: Path, ctx: RunContext | None = None) -> dict:
     return metrics
 
 
-def final_metrics(cfg: Dd2424Config, res: DD2424Result, data: Prepared) -> dict:
+def final_metrics(cfg: Dd2424Config, res: FusedResult, data: Prepared) -> dict:
     """metrics.json: the last history row (train/val), the test set, sizes and norms."""
     h = res.history
     test_loss, test_cost, test_acc = core.evaluate_chunked(
@@ -344,7 +348,7 @@ def _title(cfg: Dd2424Config) -> str:
     return f"{name}, \u03bb={cfg.lam:g}, \u03b7={cfg.eta:g}, n_batch={cfg.n_batch}"
 
 
-def write_outputs(d: Path, cfg: Dd2424Config, res: DD2424Result, metrics: dict,
+def write_outputs(d: Path, cfg: Dd2424Config, res: FusedResult, metrics: dict,
                   label_names) -> None:
     io.atomic_write_text(d / "config.yaml", yaml.safe_dump(
         {"kind": KIND, **cfg.to_dict()}, sort_keys=False))
@@ -354,7 +358,7 @@ def write_outputs(d: Path, cfg: Dd2424Config, res: DD2424Result, metrics: dict,
     plot_run(d, cfg, res, label_names)
 
 
-def plot_run(d: Path, cfg: Dd2424Config, res: DD2424Result, label_names) -> None:
+def plot_run(d: Path, cfg: Dd2424Config, res: FusedResult, label_names) -> None:
     h = res.history
     ep = np.asarray(h["epoch"])
     title = _title(cfg)

@@ -1,6 +1,7 @@
-"""Mini-batch gradient descent for the DD2424 one-layer classifier (softmax or sigmoid).
+"""Mini-batch gradient descent for the one-layer (W, b) classifier (softmax or sigmoid),
+with the evaluation of the whole training set fused into the next epoch's pass.
 
-Objective (see :mod:`linclf_cli.engine.dd2424` for the losses)::
+Objective (see :mod:`linclf_cli.engine.linear` for the losses)::
 
     J(W, b) = (1/n) sum_i l(W x_i + b, y_i) + lam * sum W^2
     dJ/dW   = (1/|B|) G_B^T X_B + 2 lam W ,   dJ/db = (1/|B|) G_B^T 1
@@ -17,7 +18,7 @@ Loss, cost and accuracy on the **whole** training and validation sets are record
 training (epoch 0) and after every epoch.  The validation set is evaluated in chunks after
 each epoch; the training set's evaluation for the parameters after epoch e is fused into
 the pass of epoch e + 1 (batches of >= FUSE_MIN_ROWS rows; see the comment in
-:func:`train_dd2424`), which reads the training set once per epoch instead of twice and
+:func:`train_fused`), which reads the training set once per epoch instead of twice and
 gives the same numbers bit for bit.  The progress callback of epoch e therefore comes when
 epoch e + 1 ends (the last right after the last epoch).
 
@@ -39,14 +40,14 @@ import numpy as np
 
 from ..errors import TrainingDiverged, UsageError
 from .divergence import DivergenceGuard
-from . import dd2424 as core
+from . import linear as core
 from .augment import flip_permutation  # noqa: F401  (the flip done in place below)
 from .schedules import ConstantLR
 
 __all__ = [
     "HISTORY_KEYS",
-    "DD2424Result",
-    "train_dd2424",
+    "FusedResult",
+    "train_fused",
     "evaluate",
     "ground_truth_probabilities",
 ]
@@ -64,12 +65,12 @@ HISTORY_KEYS = (
     "train_accuracy",
     "val_accuracy",
 )
-"""Keys of :attr:`DD2424Result.history`; each maps to a list of ``n_epochs + 1`` values."""
+"""Keys of :attr:`FusedResult.history`; each maps to a list of ``n_epochs + 1`` values."""
 
 
 @dataclass
-class DD2424Result:
-    """Outcome of :func:`train_dd2424`.
+class FusedResult:
+    """Outcome of :func:`train_fused`.
 
     Attributes
     ----------
@@ -108,7 +109,7 @@ def _validate_data(name, X, Y, y):
     return X, Y, y
 
 
-def train_dd2424(
+def train_fused(
     X_train: np.ndarray,
     Y_train: np.ndarray,
     y_train: np.ndarray,
@@ -133,7 +134,7 @@ def train_dd2424(
     eval_chunk: int = core.DEFAULT_CHUNK,
     W0: np.ndarray | None = None,
     b0: np.ndarray | None = None,
-) -> DD2424Result:
+) -> FusedResult:
     """Train ``W, b`` by vanilla mini-batch gradient descent.
 
     Parameters
@@ -152,7 +153,7 @@ def train_dd2424(
         ``step(val_loss)`` (see :mod:`linclf_cli.engine.schedules`).  It is deep-copied, so
         the caller's object keeps its state.
     rng : numpy.random.Generator (required), for init, shuffling and flips.
-    init_std, bias_init : passed to :func:`~linclf_cli.engine.dd2424.init_params`.
+    init_std, bias_init : passed to :func:`~linclf_cli.engine.linear.init_params`.
     dtype : compute dtype (inputs are cast once if needed).
     callback : ``callback(epoch, n_epochs, fields)`` after each epoch's evaluation (fields: epoch,
         epochs, loss = training loss, val_accuracy) for progress display.
@@ -161,7 +162,7 @@ def train_dd2424(
 
     Returns
     -------
-    DD2424Result
+    FusedResult
 
     Raises
     ------
@@ -199,7 +200,7 @@ def train_dd2424(
     n_batch = int(n_batch)
     n_epochs = int(n_epochs)
     if not isinstance(rng, np.random.Generator):
-        raise UsageError("train_dd2424 needs rng=numpy.random.Generator (e.g. default_rng(seed)).")
+        raise UsageError("train_fused needs rng=numpy.random.Generator (e.g. default_rng(seed)).")
     if flip and not 0.0 <= flip_prob <= 1.0:
         raise UsageError(f"The flip probability must lie in [0, 1], got {flip_prob}.")
     if flip:
@@ -368,7 +369,7 @@ def train_dd2424(
             direct(pending)
     W = np.array(W)  # not a view of Wcat
 
-    return DD2424Result(
+    return FusedResult(
         W=W,
         b=b,
         history=history,

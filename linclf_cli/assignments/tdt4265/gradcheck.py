@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gradcheck import check_gradients
-from .trainer import MODELS
+from linclf_cli.engine.gradcheck import check_gradients
+from linclf_cli.engine.checks_trainer import MODELS
 
 
 def tdt4265_gradcheck(model: str, X: np.ndarray, T: np.ndarray, l2: float = 0.0,

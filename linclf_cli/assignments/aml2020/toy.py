@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from linclf_cli.engine import mlp
-from linclf_cli.engine.aml_trainer import train_sgd
+from linclf_cli.engine.mlp_trainer import train_sgd
 from linclf_cli.engine.gradcheck import ParamCheck, check_gradients
 
 __all__ = [
@@ -126,7 +126,7 @@ def toy_train(
 
     Returns
     -------
-    history : the dict of :func:`linclf_cli.engine.aml_trainer.train_sgd`.
+    history : the dict of :func:`linclf_cli.engine.mlp_trainer.train_sgd`.
     """
     if rng is None:
         rng = np.random.default_rng(seed)

@@ -14,8 +14,8 @@ import numpy as np
 from linclf_cli.data.mnist import load_mnist
 from linclf_cli.data.splits import binary_subset, tdt4265_split
 from linclf_cli.engine.functions import one_hot
-from linclf_cli.engine.preprocess import pre_process_images
-from linclf_cli.engine.tdt_gradcheck import tdt4265_gradcheck
+from linclf_cli.assignments.tdt4265.preprocess import pre_process_images
+from linclf_cli.assignments.tdt4265.gradcheck import tdt4265_gradcheck
 
 TDT_MODELS = ("binary", "softmax")
 
@@ -56,10 +56,10 @@ from dataclasses import dataclass  # noqa: E402
 
 from linclf_cli.errors import UsageError  # noqa: E402
 
-from . import io  # noqa: E402
-from .context import RunContext  # noqa: E402
-from .provenance import now_iso, run_record  # noqa: E402
-from .rundir import RunDir  # noqa: E402
+from linclf_cli.runs import io  # noqa: E402
+from linclf_cli.runs.context import RunContext  # noqa: E402
+from linclf_cli.runs.provenance import now_iso, run_record  # noqa: E402
+from linclf_cli.runs.rundir import RunDir  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ AML_TOY_REL_BOUND = 1e-8  # the AML text's requirement for the toy network
 def dd2424_gradchecks(models=DD2424_MODELS, lams=(0.0, 0.1), seed: int = 0) -> list[dict]:
     """DD2424 form: h = 1e-6 centred, the first 20 dimensions, batch 1 then 20, lambda 0 then
     > 0; relative error |g_a - g_n| / max(eps, |g_a| + |g_n|) per parameter."""
-    from linclf_cli.engine.dd2424 import gradcheck_dd2424_suite
+    from linclf_cli.assignments.dd2424.gradcheck import gradcheck_dd2424_suite
 
     rows = []
     for model in models:
@@ -206,7 +206,7 @@ def mlp_gradchecks(hidden=(50,), regs=(0.0, 0.05), seed: int = 0, inputs: int = 
 
 
 def aml_toy_gradchecks() -> list[dict]:
-    from linclf_cli.engine.aml_toy import toy_gradcheck
+    from linclf_cli.assignments.aml2020.toy import toy_gradcheck
 
     return [{"check": "aml-toy", "model": "aml toy 4-10-3", "param": c.name, "l2": 0.05,
              "n_weights": c.size, "max_abs_error": c.max_abs_error, "bound": None,

@@ -1,4 +1,4 @@
-"""Training loops of AML 2020: the NumPy starter's SGD (Q3) and the PyTorch part's Adam (Q4).
+"""Training loops of the MLP: SGD on batches drawn with replacement, and Adam on shuffled epochs.
 
 Both train an :mod:`linclf_cli.engine.mlp` parameter dict **in place** and return a history
 dict of plain Python numbers (JSON-ready).  No I/O, no printing, no plotting; randomness
@@ -93,7 +93,7 @@ def train_sgd(
     rng: np.random.Generator,
     callback: Callback | None = None,
 ) -> dict:
-    """AML ``TwoLayerNet.train``: SGD on mini-batches drawn with replacement.
+    """A ``TwoLayerNet.train``: SGD on mini-batches drawn with replacement.
 
     Every iteration ``it = 0 .. num_iters - 1``:
 
@@ -190,7 +190,7 @@ def train_adam(
     rng: np.random.Generator,
     callback: Callback | None = None,
 ) -> dict:
-    """AML Q4 (the PyTorch MLP): Adam on shuffled mini-batches, per-epoch lr decay.
+    """A PyTorch-style MLP loop: Adam on shuffled mini-batches, per-epoch lr decay.
 
     Every epoch: ``perm = rng.permutation(N)``; walk ``perm`` in chunks of ``batch_size``,
     **including the last partial batch** (a ``DataLoader(shuffle=True)`` without

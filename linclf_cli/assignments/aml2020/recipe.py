@@ -38,6 +38,7 @@ import math
 import numbers
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -46,18 +47,19 @@ import yaml
 from linclf_cli.data.cifar import Cifar10Data, load_cifar10
 from linclf_cli.data.registry import CIFAR10_FILES
 from linclf_cli.data.splits import aml_split, subtract_mean_image
-from linclf_cli.engine import aml_toy, mlp
-from linclf_cli.engine.aml_trainer import train_adam, train_sgd
+from linclf_cli.assignments.aml2020 import toy as aml_toy
+from linclf_cli.engine import mlp
+from linclf_cli.engine.mlp_trainer import train_adam, train_sgd
 from linclf_cli.errors import UsageError
 from linclf_cli.plots.figures import Series, line_figure
 from linclf_cli.plots.images import first_layer_grid
 
-from . import io
-from .context import RunContext
-from .prepared import data_key, one_slot, shared_arrays
-from .dd2424 import _choice, _float, _int, cifar_checksums  # shared validators
-from .provenance import now_iso, run_record
-from .rundir import RunDir
+from linclf_cli.runs import io
+from linclf_cli.runs.context import RunContext
+from linclf_cli.runs.prepared import data_key, one_slot, shared_arrays
+from linclf_cli.assignments.dd2424.recipe import _choice, _float, _int, cifar_checksums  # shared validators
+from linclf_cli.runs.provenance import now_iso, run_record
+from linclf_cli.runs.rundir import RunDir
 
 KIND = "aml"
 TOY_KIND = "aml-toy"
@@ -215,6 +217,8 @@ class AmlConfig:
 
     ``num_iters`` is used by SGD only and ``epochs`` by Adam only.
     """
+
+    ALIASES: ClassVar[dict] = {"l2": "reg", "iterations": "num_iters"}  # the one vocabulary
 
     optimizer: str = "sgd"
     hidden: tuple[int, ...] = (50,)

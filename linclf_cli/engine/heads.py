@@ -1,0 +1,68 @@
+"""Output heads and their losses, from scores ``S`` (n, K) and targets ``Y`` (n, K).
+
+``softmax`` (softmax + cross-entropy)::
+
+    loss = (1/n) sum_i [logsumexp(S_i) - S_i . Y_i]         dJ/dS = (softmax(S) - Y) / n
+
+``sigmoid`` (sigmoid + binary cross-entropy averaged over the K outputs)::
+
+    loss = (1/n) sum_i (1/K) sum_k [softplus(S_ik) - Y_ik S_ik]
+    dJ/dS = (sigmoid(S) - Y) / (n K)
+
+With K = 1 the sigmoid head is the logistic loss (targets in {0, 1}); with
+K > 1 it is the multiple binary cross-entropy.  Predictions: ``S >= 0`` for one sigmoid
+output, the first arg-max otherwise.  Losses are computed in log-domain (stable for |S| = 1000)
+and summed in float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .functions import log_softmax, sigmoid, softmax
+
+HEADS = ("softmax", "sigmoid")
+
+
+def per_sample_loss(head: str, S: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Loss of every sample, shape (n,)."""
+    if head == "softmax":
+        return -np.sum(Y * log_softmax(S, axis=1), axis=1)
+    if head == "sigmoid":
+        return np.mean(np.logaddexp(0, S) - Y * S, axis=1)
+    raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")
+
+
+def loss(head: str, S: np.ndarray, Y: np.ndarray) -> float:
+    """Mean loss over the n samples."""
+    return float(np.sum(per_sample_loss(head, S, Y), dtype=np.float64) / S.shape[0])
+
+
+def loss_and_dscores(head: str, S: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean loss and dJ/dS, shape (n, K)."""
+    n, K = S.shape
+    if head == "softmax":
+        G = softmax(S, axis=1)
+        G -= Y
+        G *= 1.0 / n
+    elif head == "sigmoid":
+        G = sigmoid(S)
+        G -= Y
+        G *= 1.0 / (n * K)
+    else:
+        raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")
+    return loss(head, S, Y), G
+
+
+def predict(S: np.ndarray) -> np.ndarray:
+    """Predicted class of every row (n,): ``S >= 0`` for one output, else the first arg-max."""
+    if S.shape[1] == 1:
+        return (S[:, 0] >= 0).astype(np.int64)
+    return S.argmax(axis=1)
+
+
+def labels_of(Y: np.ndarray) -> np.ndarray:
+    """Class labels (n,) of targets: ``Y >= 0.5`` for one output, else the arg-max."""
+    if Y.shape[1] == 1:
+        return (Y[:, 0] >= 0.5).astype(np.int64)
+    return Y.argmax(axis=1)

@@ -1,0 +1,57 @@
+"""Layers as forward/backward pairs (cs231n ``layers.py`` shape): each backward sits beside
+its forward and takes the cache its forward returned.
+
+Samples are rows.  An affine layer maps ``a`` of shape (n, fan_in) to ``a W + b`` of shape
+(n, fan_out) with ``W`` of shape (fan_in, fan_out).  Two bias layouts:
+
+* ``vector``: the bias is its own vector ``b`` of shape (fan_out,);
+* ``column``: the bias is the last row of ``W`` and the input carries a constant-1 last
+  column (the bias trick: the pre-processing appends it to the images), so
+  ``out = a W``.  :func:`append_ones` adds that column to a hidden activation.
+
+Gradients, with ``G = dJ/dout`` of shape (n, fan_out)::
+
+    dJ/dW = a^T G          dJ/db = 1^T G          dJ/da = G W^T
+
+ReLU: ``out = max(a, 0)``, ``dJ/da = G * 1[out > 0]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def append_ones(a: np.ndarray) -> np.ndarray:
+    """(n, m) -> (n, m + 1) with a last column of ones (the ``column`` bias layout)."""
+    out = np.empty((a.shape[0], a.shape[1] + 1), dtype=a.dtype)
+    out[:, :-1] = a
+    out[:, -1] = 1
+    return out
+
+
+def affine_forward(a: np.ndarray, W: np.ndarray, b: np.ndarray | None):
+    """``a W + b`` (``b=None``: the column layout, the bias is a row of W). Returns (out, cache)."""
+    out = a @ W  # (n, fan_out)
+    if b is not None:
+        out += b
+    return out, (a, W, b is not None)
+
+
+def affine_backward(G: np.ndarray, cache, need_input_grad: bool = True):
+    """Gradients (dW, db or None, da or None) of an affine layer from ``G`` (n, fan_out)."""
+    a, W, has_b = cache
+    dW = a.T @ G  # (fan_in, fan_out)
+    db = G.sum(axis=0) if has_b else None
+    da = G @ W.T if need_input_grad else None  # (n, fan_in)
+    return dW, db, da
+
+
+def relu_forward(z: np.ndarray):
+    """Element-wise ``max(z, 0)``. Returns (out, cache)."""
+    out = np.maximum(z, 0)
+    return out, out
+
+
+def relu_backward(G: np.ndarray, cache) -> np.ndarray:
+    """``G * 1[out > 0]`` (equal to ``1[z > 0]``)."""
+    return G * (cache > 0)

@@ -1,0 +1,54 @@
+"""Mini-batch samplers: each owns its random source and yields index batches per epoch.
+
+* ``in-order``: batches 0..B-1, B..2B-1, ... every epoch (no draws);
+* ``shuffle``: a fresh ``rng.permutation(n)`` at the start of every epoch;
+* ``replacement``: each batch drawn with replacement, ``rng.choice(n, B)`` (a starter's
+  ``np.random.choice(N, batch_size)``).
+
+``drop_last`` drops the last incomplete batch (walking ``n // B`` batches per epoch).
+In-order batches are slices (views, no copies); the others are index arrays.  ``rng`` may be
+a ``numpy.random.Generator`` or a ``RandomState`` (a course's legacy stream).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+KINDS = ("in-order", "shuffle", "replacement")
+
+
+@dataclass
+class Sampler:
+    n: int
+    batch_size: int
+    kind: str = "in-order"
+    drop_last: bool = True
+    rng: Any = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"sampler must be one of {KINDS}, got {self.kind!r}")
+        if not 1 <= self.batch_size <= self.n:
+            raise ValueError(f"batch size must lie in 1..{self.n}, got {self.batch_size}")
+        if self.kind != "in-order" and self.rng is None:
+            raise ValueError(f"the {self.kind!r} sampler needs an rng")
+
+    @property
+    def steps_per_epoch(self) -> int:
+        full, rest = divmod(self.n, self.batch_size)
+        return full if (self.drop_last or not rest) else full + 1
+
+    def epoch(self):
+        """The batches of one epoch, in order (index arrays or slices)."""
+        B, n = self.batch_size, self.n
+        if self.kind == "replacement":
+            for _ in range(self.steps_per_epoch):
+                yield self.rng.choice(n, B)
+            return
+        order = self.rng.permutation(n) if self.kind == "shuffle" else None
+        for j in range(self.steps_per_epoch):
+            lo, hi = j * B, min(n, (j + 1) * B)
+            yield slice(lo, hi) if order is None else order[lo:hi]
