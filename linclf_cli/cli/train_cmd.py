@@ -14,12 +14,8 @@ from linclf_cli.runs.context import RunContext
 
 from .common import err_console, handle_errors, parse_hidden, progress_callback
 
-MODEL_HELP = ("linear or mlp (the orthogonal trainer: combine with --recipe, --data, --head and the rest); "
-              "or a shortcut that expands to a recipe plus options and runs the course's own trainer: "
-              "binary (= --recipe tdt4265 --data mnist-2v3 --model linear --head sigmoid), softmax "
-              "(= --recipe tdt4265 --data mnist --model linear), dd2424-softmax / dd2424-sigmoid "
-              "(= --recipe dd2424 --data cifar10 --model linear --head softmax|sigmoid), mlp without "
-              "orthogonal options (= --recipe aml2020 --data cifar10 --model mlp).")
+MODEL_HELP = ("linear or mlp, or a course shortcut: binary, softmax, dd2424-softmax, "
+              "dd2424-sigmoid, mlp (see above).")
 
 # shortcut -> the orthogonal options it expands to (used when it is combined with one of them)
 SHORTCUTS: dict[str, dict] = {
@@ -172,6 +168,8 @@ def train(
 ) -> None:
     """Train one model and write a run directory (config.yaml, run.json, metrics.json, history,
     weights, figures).
+
+    --model linear|mlp is the orthogonal trainer: combine it with --recipe, --data, --head and the rest. The course shortcuts run the course's own trainer and expand to a recipe plus options: binary = --recipe tdt4265 --data mnist-2v3 --model linear --head sigmoid; softmax = --recipe tdt4265 --data mnist --model linear; dd2424-softmax / dd2424-sigmoid = --recipe dd2424 --data cifar10 --model linear --head softmax|sigmoid; mlp without orthogonal options = --recipe aml2020 --data cifar10 --model mlp.
 
     [bold]Examples[/]
 
