@@ -101,6 +101,18 @@ def _cell(c) -> str:
     return re.sub(r"(?<!\\)\|", r"\\|", text).replace("\n", " ")  # md_escape'd pipes stay as they are
 
 
+def cell(v):
+    """A grid value as a table cell: a hidden-size list as 100-50."""
+    return "-".join(str(x) for x in v) if isinstance(v, list) else v
+
+
+def point_rows(m: dict) -> list[list]:
+    """A grid's points as table rows: its values, train and val accuracy, their gap, the choice."""
+    return [[*(cell(x[k]) for k in m["fields"]), pct(x["train_accuracy"]), pct(x["val_accuracy"]),
+             pct(x["train_accuracy"] - x["val_accuracy"]), "**best**" if x["name"] == m["best_name"] else ""]
+            for x in m["points"]]
+
+
 def table(headers: list[str], rows: list[list]) -> list[str]:
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in rows]

@@ -7,7 +7,7 @@ import numpy as np
 
 from linclf_cli.assignments.aml2020.recipe import CHANCE_THRESHOLD, load_history
 
-from .builder import INTROS, Ctx, fmt, pct, section, table
+from .builder import INTROS, Ctx, cell, fmt, pct, point_rows, section, table
 
 A = "aml-a2"
 
@@ -144,25 +144,13 @@ def _diagnosis(loss, gap: float, first: float, last: float) -> list[str]:
     return [text + " The first-layer weights show how far the filters got from their random start.", ""]
 
 
-def cell(v):
-    """A grid value as a table cell: a hidden-size list as 100-50."""
-    return "-".join(str(x) for x in v) if isinstance(v, list) else v
-
-
-def _point_rows(m: dict) -> list[list]:
-    """A grid's points as table rows: its values, train and val accuracy, their gap, the choice."""
-    return [[*(cell(x[k]) for k in m["fields"]), pct(x["train_accuracy"]), pct(x["val_accuracy"]),
-             pct(x["train_accuracy"] - x["val_accuracy"]), "**best**" if x["name"] == m["best_name"] else ""]
-            for x in m["points"]]
-
-
 @section(A, "q3b-tuning")
 def s_tuning(ctx: Ctx, p) -> list[str]:
     r = p.task.ref
     m = ctx.metrics(r)
     f = m["fields"]
 
-    rows = _point_rows(m)
+    rows = point_rows(m)
     b = m["best"]
     pts = m["points"]
 
@@ -214,7 +202,7 @@ def s_search(ctx: Ctx, p) -> list[str]:
     f = m["fields"]
     cfg = ctx.plans[r].parsed.points[m["best_name"]][1]
 
-    rows = _point_rows(m)
+    rows = point_rows(m)
     b = m["best"]
     tuned = ctx.metrics(ref("q3b-tuning")) if ref("q3b-tuning") in ctx.plans and ctx.plans[ref("q3b-tuning")].result else None
     goal = 0.55

@@ -9,7 +9,7 @@ import numpy as np
 
 from linclf_cli.assignments.dd2424.recipe import load_history
 
-from .builder import INTROS, Ctx, fmt, md_escape, pct, section, table
+from .builder import INTROS, Ctx, fmt, md_escape, pct, point_rows, section, table
 
 A = "dd2424-a1"
 RUNS = ("run1", "run2", "run3", "run4")
@@ -214,9 +214,7 @@ def s_search(ctx: Ctx, p) -> list[str]:
     r = p.task.ref
     m = ctx.metrics(r)
     f = m["fields"]
-    rows = [[*(x[k] for k in f), pct(x["train_accuracy"]), pct(x["val_accuracy"]),
-             pct(x["train_accuracy"] - x["val_accuracy"]), "**best**" if x["name"] == m["best_name"] else ""]
-            for x in m["points"]]
+    rows = point_rows(m)
     c = ctx.plans[r].parsed.points[m["best_name"]][1]
     top_train = max(x["train_accuracy"] for x in m["points"])
     top_val = max(x["val_accuracy"] for x in m["points"])
