@@ -37,6 +37,7 @@ sweep-lambda, runs and tasks take --json (machine output on stdout)."""
 # name -> (module, attribute, one-line help); "data" is a sub-app
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("train_cmd", "train", "Train one model and write a run directory."),
+    "sweep": ("sweep_cmd", "sweep_any", "Sweep any train option over a grid or a random search (local or Dask)."),
     "sweep-lambda": ("sweep_cmd", "sweep_lambda", "Train one model per L2 coefficient and draw the 4c/4e figures."),
     "plot-weights": ("plot_weights_cmd", "plot_weights", "Draw each class's weights as 28x28 images, one row per run."),
     "gradcheck": ("gradcheck_cmd", "gradcheck", "Check every model's gradient against centred differences."),

@@ -1,0 +1,152 @@
+"""Where a sweep's points train: ``local`` processes or a ``dask`` cluster.
+
+Both take the scheduler's :class:`~linclf_cli.tasks.scheduler.JobPlan` list (the points still
+to train) and return ``label -> error message`` for the points that failed; every point that
+succeeded has been published at ``jp.out`` (atomically) and stamped with its ``job.json``.
+
+``local`` is the task scheduler's process pool (``-j N``).  ``dask`` submits one task per
+point to a Dask distributed scheduler (``client.submit(..., pure=False, retries=2)``); Dask
+itself retries a point whose worker dies.  A worker trains into its own temporary folder and
+returns the run directory's files as bytes; only the client writes into the sweep folder, so
+the workers need the package and the data, never a shared results folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from linclf_cli.errors import LinclfError, UsageError
+
+EXECUTORS = ("local", "dask")
+ENV_SCHEDULER = "LINCLF_DASK_SCHEDULER"
+CONNECT_TIMEOUT_S = 5.0
+
+
+class ClusterError(LinclfError):
+    """The Dask scheduler cannot be reached, or Dask is not installed: exit 1."""
+
+
+def check_executor(executor: str, scheduler: str | None) -> str | None:
+    """Validate ``--executor``/``--scheduler`` (UsageError); the scheduler address or None."""
+    if executor not in EXECUTORS:
+        raise UsageError(f"Unknown --executor {executor!r}.", f"Choose one of: {', '.join(EXECUTORS)}.")
+    address = scheduler or os.environ.get(ENV_SCHEDULER) or None
+    if executor == "local":
+        if scheduler:
+            raise UsageError("--scheduler applies only to --executor dask.", "Add --executor dask, or drop --scheduler.")
+        return None
+    if not address:
+        raise UsageError("--executor dask needs the scheduler's address.",
+                         f"Pass --scheduler tcp://HOST:8786 or set {ENV_SCHEDULER}.")
+    return address
+
+
+def import_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise ClusterError("--executor dask needs Dask distributed, which is not installed.",
+                           "Install it with `pip install 'linclf[distributed]'` (on the client and every worker).") from None
+    return distributed
+
+
+def connect(address: str, timeout: float = CONNECT_TIMEOUT_S):
+    """A Dask client for ``address``; ClusterError within ``timeout`` seconds when unreachable."""
+    distributed = import_distributed()
+    import logging
+
+    for name in ("distributed.client", "distributed.comm", "distributed.core"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)  # our own message says it once
+    try:
+        return distributed.Client(address, timeout=f"{timeout}s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ClusterError(f"Cannot reach the Dask scheduler at {address} within {timeout:g} s "
+                           f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no answer'}).",
+                           "Start one with `dask scheduler` and workers with `dask worker ADDRESS`, "
+                           "or check the address and the firewall.") from None
+
+
+def run_local(jobs: list, n_workers: int, data_dir: Path | None, argv, hook) -> dict[str, str]:
+    from linclf_cli.tasks import scheduler
+
+    return scheduler.run_jobs(jobs, n_workers, data_dir, argv, hook)
+
+
+def train_point(kind: str, params: dict, data_dir: str | None, argv) -> dict:
+    """On a worker: train one point into a worker-local temporary folder; its files as bytes,
+    or the error a user can fix (not retried: another worker would fail the same way)."""
+    from linclf_cli.assignments.registry import execute
+    from linclf_cli.runs.context import RunContext
+
+    tmp = Path(tempfile.mkdtemp(prefix="linclf-point-"))
+    try:
+        out = tmp / "run"
+        ctx = RunContext(data_dir=Path(data_dir) if data_dir else None, argv=argv)
+        try:
+            execute(kind, params, out, ctx)
+        except LinclfError as exc:
+            return {"error": f"on worker {socket.gethostname()} (pid {os.getpid()}): {exc}"}
+        return {"files": {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish(jp, files: dict[str, bytes]) -> None:
+    """Write a point's files as one run directory at ``jp.out`` (temp folder + rename), then
+    its job.json stamp (last: a client killed in between simply redoes the point)."""
+    from linclf_cli.runs import io
+    from linclf_cli.runs.rundir import PLAIN_NAME, RunDir
+    from linclf_cli.tasks.scheduler import _write_job_stamp
+
+    with RunDir(jp.out) as rd:
+        for name, data in files.items():
+            if not PLAIN_NAME.match(name) or name in ("job.json", "task.json"):
+                raise LinclfError(f"A worker returned a file named {name!r}; refused.")
+            io.atomic_write_bytes(rd.path / name, data)
+        rd.commit()
+    _write_job_stamp(jp)
+
+
+def run_dask(jobs: list, client, data_dir: Path | None, argv,
+             hook: Callable | None = None) -> dict[str, str]:
+    """Submit every point, publish each as it comes back; label -> error for the failures."""
+    distributed = import_distributed()
+    hook = hook or (lambda *a: None)
+    errors: dict[str, str] = {}
+    if not jobs:
+        return errors
+    from linclf_cli.assignments.registry import estimated_cost
+
+    dd = str(data_dir) if data_dir else None
+    order = sorted(jobs, key=lambda jp: -estimated_cost(jp.spec.kind, jp.spec.params))
+    futures = {}
+    try:
+        for jp in order:
+            fut = client.submit(train_point, jp.spec.kind, jp.spec.params, dd, argv,
+                                pure=False, retries=2, key=f"linclf-{jp.out.name}-{os.urandom(4).hex()}")
+            futures[fut] = jp
+            hook("start", jp.label, 0, 0)
+        for fut in distributed.as_completed(list(futures)):
+            jp = futures[fut]
+            try:
+                res = fut.result()
+            except Exception as exc:  # noqa: BLE001 - KilledWorker, a bug on the worker, ...
+                errors[jp.label] = f"{type(exc).__name__}: {exc}"
+                hook("failed", jp.label, 0, 0)
+                continue
+            if "error" in res:
+                errors[jp.label] = res["error"]
+                hook("failed", jp.label, 0, 0)
+                continue
+            publish(jp, res["files"])
+            hook("done", jp.label, 1, 1)
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        raise
+    return errors
