@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from linclf_cli.cli.app import app
 from linclf_cli.data import locate
 from linclf_cli.data.synthetic import write_synthetic_cifar10
-from linclf_cli.report.builder import fmt, pct
+from linclf_cli.assignments.report_kit import fmt, pct
 from linclf_cli.tasks import scheduler
 from linclf_cli.tasks.schema import load_task_file
 from linclf_cli.tasks.typed import ConfigError

@@ -78,6 +78,63 @@ def estimated_cost(kind: str, params: dict) -> float:
     return 0.0
 
 
+CIFAR_PIXELS = 3072
+CIFAR_TEST_ROWS = 10000
+ITEMSIZE = {"float32": 4, "float64": 8}
+
+
+@dataclass(frozen=True)
+class SplitNeed:
+    """The prepared CIFAR-10 split a run maps (runs/prepared.py): ``tag`` names it (runs
+    with the same tag share one copy), ``nbytes`` is its size."""
+
+    tag: str
+    nbytes: int
+
+
+def prepared_split(kind: str, params: dict) -> SplitNeed | None:
+    """The shared prepared split a run of ``kind`` needs, None when it needs none (MNIST,
+    toy data, a private split) or its parameters do not resolve (the run will fail on its
+    own).  The tag holds exactly what keys the split in the recipe's ``_prepare``; the size
+    counts its float arrays (labels and one-hot targets are small).  The scheduler plans
+    memory with it; no result depends on it."""
+    if kind not in ("dd2424", "aml"):
+        return None
+    try:
+        from linclf_cli.typed import build
+
+        cfg = build(KINDS[kind].config, params, kind).resolved()
+        item = ITEMSIZE.get(cfg.dtype, 8)
+        if kind == "dd2424":
+            n_val = cfg.n_val if cfg.split == "bonus" else 0
+            rows = 3 * 10000 if cfg.split == "a1" else 50000 + CIFAR_TEST_ROWS
+            return SplitNeed(f"dd2424:{cfg.split}:{n_val}:{cfg.dtype}", rows * CIFAR_PIXELS * item)
+        rows = cfg.n_train + cfg.n_val + CIFAR_TEST_ROWS  # X_train, X_val, the whole test set
+        return SplitNeed(f"aml:{cfg.n_train}:{cfg.n_val}:{cfg.n_test}:{cfg.preprocess}:{cfg.dtype}",
+                         rows * CIFAR_PIXELS * item)
+    except Exception:  # noqa: BLE001 - a bad config is reported by the run itself
+        return None
+
+
+def estimated_memory(kind: str, params: dict) -> int:
+    """Bytes a run holds besides its process and its prepared split (measured peaks, rounded
+    up): DD2424 a few batch buffers and the chunked evaluations; AML the hidden activations
+    of its largest evaluation pass."""
+    p = params
+    try:
+        if kind == "dd2424":
+            return 40 << 20
+        if kind == "aml":
+            widest = max([int(h) for h in (p.get("hidden") or [50])])
+            rows = max(int(p.get("n_val", 1000)), int(p.get("batch_size", 200)), CIFAR_TEST_ROWS)
+            return (40 << 20) + 3 * rows * widest * 8
+        if kind == "tdt4265":
+            return 120 << 20
+    except (TypeError, ValueError):
+        pass
+    return 60 << 20
+
+
 def train_kind(model: str) -> tuple[str, dict]:
     try:
         return TRAIN_MODELS[model]
@@ -96,9 +153,26 @@ def execute(kind: str, params: dict, out: Path, ctx: RunContext) -> dict:
     """
     from threadpoolctl import threadpool_limits
 
-    from linclf_cli.tasks.typed import build
+    from linclf_cli.typed import build
 
     k = KINDS[kind]
     cfg = build(k.config, params, kind).resolved()
     with threadpool_limits(1):
         return k.run(cfg, out, ctx)
+
+
+# tasks.yaml's assignment ids -> the course folder holding its recipe and report section
+ASSIGNMENTS: dict[str, str] = {"tdt4265-a1": "tdt4265", "dd2424-a1": "dd2424", "aml-a2": "aml2020"}
+
+
+def report_writers(assignment_id: str) -> tuple[dict, Callable | None]:
+    """An assignment's report section writers (task id -> writer) and its intro (or None),
+    from ``assignments/<folder>/report.py``, whose writers register on import; none for an
+    assignment without a folder (a tasks file's own assignment: default sections)."""
+    from linclf_cli.assignments import report_kit
+
+    folder = ASSIGNMENTS.get(assignment_id)
+    if folder is None:
+        return {}, None
+    importlib.import_module(f"linclf_cli.assignments.{folder}.report")
+    return report_kit.SECTIONS.get(assignment_id, {}), report_kit.INTROS.get(assignment_id)

@@ -1,8 +1,10 @@
 """REPORT.md from the results directory: one section per task, every number read from the
 runs (task.json, metrics.json, histories), never typed in.
 
-Section writers are registered per assignment (``SECTIONS[assignment_id][task_id]``); a task
-without a writer gets its figures and a metrics table.  Every section ends with the task's
+Each assignment's section writers live in its folder (``assignments/<course>/report.py``),
+found through the assignment registry; a task without a writer gets its figures and a
+metrics table.  The primitives they share (tables, figure references, escaping) are in
+:mod:`linclf_cli.assignments.report_kit`.  Every section ends with the task's
 expectations, and the report ends with all of them.
 """
 
@@ -10,118 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from linclf_cli.assignments.registry import report_writers
+from linclf_cli.assignments.report_kit import Ctx, fmt, md_escape, md_text, metrics_table, table
 from linclf_cli.tasks.expectations import condition_text
 from linclf_cli.tasks.scheduler import TaskPlan
-
-Writer = Callable[["Ctx", TaskPlan], list[str]]
-SECTIONS: dict[str, dict[str, Writer]] = {}
-INTROS: dict[str, Callable[["Ctx"], list[str]]] = {}
-
-
-def section(assignment: str, *task_ids: str):
-    def deco(fn: Writer) -> Writer:
-        for t in task_ids:
-            SECTIONS.setdefault(assignment, {})[t] = fn
-        return fn
-    return deco
-
-
-@dataclass
-class Ctx:
-    """What a section writer can read: plans by ref, the results root."""
-
-    results: Path
-    plans: dict[str, TaskPlan]
-    notes: list[str] = field(default_factory=list)
-    n_figures: int = 0
-
-    def plan(self, ref: str) -> TaskPlan:
-        return self.plans[ref]
-
-    def metrics(self, ref: str) -> dict:
-        p = self.plans[ref]
-        return (p.result or {}).get("metrics", {})
-
-    def dir(self, ref: str) -> Path:
-        return self.plans[ref].dir
-
-    def rel(self, path: Path) -> str:
-        return Path(path).relative_to(self.results).as_posix()
-
-    def fig(self, ref: str, name: str, caption: str) -> str:
-        """A numbered figure: the image, then (same paragraph) its caption in italics, which
-        report.html turns into ``<figure>`` + ``<figcaption>``."""
-        self.n_figures += 1
-        return f"![{caption}]({self.rel(self.dir(ref) / name)})\n*__Figure {self.n_figures}:__ {caption}*\n"
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>!|~&$#])")
-_MD_LINE_START = re.compile(r"^(\s*)([-+=>]|\d+[.)])", re.MULTILINE)
-_MATH_SPAN = re.compile(r"(\$\$[^$]+\$\$|\$[^$\n]+\$)")
-
-
-def md_escape(text) -> str:
-    """Untrusted text (from a tasks file, a results folder, a label) as literal markdown: every
-    character that could start markup is backslash-escaped and newlines become spaces, so it
-    can never become a link, an image, HTML, math, emphasis or a new block."""
-    text = _MD_SPECIAL.sub(r"\\\1", str(text).replace("\r", " ").replace("\n", " "))
-    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
-
-
-def md_text(text) -> str:
-    """Like :func:`md_escape`, but ``$...$`` spans stay math (rendered to allow-listed
-    MathML) and line breaks are kept: for notes and descriptions written in tasks.yaml."""
-    parts = _MATH_SPAN.split(str(text))
-    out = "".join(part if i % 2 else _MD_SPECIAL.sub(r"\\\1", part) for i, part in enumerate(parts))
-    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), out)
-
-
-def fmt(v, digits: int = 4) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
-            return f"{v:.2e}"
-        return f"{v:.{digits}f}"
-    return md_escape(v)  # a string read back from a results folder is text
-
-
-def pct(v: float | None, digits: int = 2) -> str:
-    return "–" if v is None else f"{100 * v:.{digits}f} %"
-
-
-def _cell(c) -> str:
-    text = c if isinstance(c, str) else fmt(c)
-    return re.sub(r"(?<!\\)\|", r"\\|", text).replace("\n", " ")  # md_escape'd pipes stay as they are
-
-
-def cell(v):
-    """A grid value as a table cell: a hidden-size list as 100-50."""
-    return "-".join(str(x) for x in v) if isinstance(v, list) else v
-
-
-def point_rows(m: dict) -> list[list]:
-    """A grid's points as table rows: its values, train and val accuracy, their gap, the choice."""
-    return [[*(cell(x[k]) for k in m["fields"]), pct(x["train_accuracy"]), pct(x["val_accuracy"]),
-             pct(x["train_accuracy"] - x["val_accuracy"]), "**best**" if x["name"] == m["best_name"] else ""]
-            for x in m["points"]]
-
-
-def table(headers: list[str], rows: list[list]) -> list[str]:
-    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    out += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in rows]
-    return out + [""]
-
-
-def metrics_table(m: dict, keys: list[str]) -> list[str]:
-    return table(["metric", "value"], [[k, m.get(k)] for k in keys if k in m])
-
 
 METRIC_WORDS = {
     "val_accuracy": "validation accuracy", "train_accuracy": "training accuracy",
@@ -234,17 +130,6 @@ def default_section(ctx: Ctx, p: TaskPlan) -> list[str]:
 
 def build(tf, plans: list[TaskPlan], results: Path, provenance: dict | None = None) -> tuple[str, list[dict]]:
     """Returns the markdown text and every expectation (with task refs)."""
-    # section writers register themselves on import
-    from . import sections_tdt4265  # noqa: F401
-    try:
-        from . import sections_dd2424  # noqa: F401
-    except ImportError:  # pragma: no cover - optional until written
-        pass
-    try:
-        from . import sections_aml  # noqa: F401
-    except ImportError:  # pragma: no cover
-        pass
-
     by_ref = {p.task.ref: p for p in plans}
     ctx = Ctx(results, by_ref)
     lines = ["# linclf report", "",
@@ -269,8 +154,9 @@ def build(tf, plans: list[TaskPlan], results: Path, provenance: dict | None = No
                             "condition": condition_text(e), "value": None, "status": "not run"}
                            for t in missing for e in t.expect]
         ran = [t for t in tasks if by_ref[t.ref].status != "unavailable"]
-        if ran and a.id in INTROS:
-            lines += INTROS[a.id](ctx)
+        writers, intro = report_writers(a.id)  # the assignment folder's report.py, if any
+        if ran and intro is not None:
+            lines += intro(ctx)
         for t in ran:
             p = by_ref[t.ref]
             lines += [f"### {md_escape(task_heading(t.id, t.spec.title))}", ""]
@@ -280,7 +166,7 @@ def build(tf, plans: list[TaskPlan], results: Path, provenance: dict | None = No
                                 "condition": condition_text(e), "value": None, "status": "failed"}
                                for e in t.expect]
                 continue
-            writer = SECTIONS.get(a.id, {}).get(t.id, default_section)
+            writer = writers.get(t.id, default_section)
             lines += writer(ctx, p)
             rows = expectation_rows(p, _dep_metrics(ctx, t))
             if rows:

@@ -7,7 +7,7 @@ import numpy as np
 
 from linclf_cli.assignments.aml2020.recipe import CHANCE_THRESHOLD, load_history
 
-from .builder import INTROS, Ctx, cell, fmt, pct, point_rows, section, table
+from linclf_cli.assignments.report_kit import INTROS, Ctx, cell, fmt, pct, point_rows, section, table
 
 A = "aml-a2"
 

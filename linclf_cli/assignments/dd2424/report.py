@@ -9,7 +9,7 @@ import numpy as np
 
 from linclf_cli.assignments.dd2424.recipe import load_history
 
-from .builder import INTROS, Ctx, fmt, md_escape, pct, point_rows, section, table
+from linclf_cli.assignments.report_kit import INTROS, Ctx, fmt, md_escape, pct, point_rows, section, table
 
 A = "dd2424-a1"
 RUNS = ("run1", "run2", "run3", "run4")

@@ -6,7 +6,7 @@ import numpy as np
 
 from linclf_cli.assignments.tdt4265.recipe import load_history
 
-from .builder import Ctx, fmt, pct, section, table
+from linclf_cli.assignments.report_kit import Ctx, fmt, pct, section, table
 
 A = "tdt4265-a1"
 
