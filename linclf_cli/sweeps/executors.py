@@ -131,7 +131,7 @@ def run_dask(jobs: list, client, data_dir: Path | None, argv,
                                 pure=False, retries=2, key=f"linclf-{jp.out.name}-{os.urandom(4).hex()}")
             futures[fut] = jp
             hook("start", jp.label, 0, 0)
-        for fut in distributed.as_completed(list(futures)):
+        for fut in distributed.as_completed(list(futures), loop=client.loop):
             jp = futures[fut]
             try:
                 res = fut.result()
