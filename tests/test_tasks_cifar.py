@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ("dd2424-a1", "aml-a2")
 runner = CliRunner()
 
-SMALL_DD = {"n_epochs": 3}
-SMALL_DD_BONUS = {"n_epochs": 3, "n_val": 100, "decay_every": 1}
+SMALL_DD = {"epochs": 3}
+SMALL_DD_BONUS = {"epochs": 3, "n_val": 100, "decay_every": 1}
 SMALL_AML = {"n_train": 800, "n_val": 100, "n_test": 100}
 
 
@@ -45,26 +45,26 @@ def small_doc() -> dict:
                 args.update(SMALL_DD)
             elif cmd == "train" and args["model"] == "mlp":
                 args.update(SMALL_AML)
-                args.update({"num_iters": 30} if args["optimizer"] == "sgd" else {"epochs": 2})
+                args.update({"iterations": 30} if args["optimizer"] == "sgd" else {"epochs": 2})
             elif cmd == "grid" and args["kind"] == "dd2424":
                 grid = args["grid"]
                 args["base"].update({k: v for k, v in SMALL_DD_BONUS.items() if k not in grid})
-                if "n_epochs" in grid:  # a searched epoch count: as many points, short
-                    grid["n_epochs"] = [2, 3][:len(grid["n_epochs"])]
+                if "epochs" in grid:  # a searched epoch count: as many points, short
+                    grid["epochs"] = [2, 3][:len(grid["epochs"])]
             elif cmd == "grid" and args["kind"] == "aml":
                 base, grid = args["base"], args["grid"]
                 base.update(SMALL_AML)
-                if "num_iters" in base:
-                    base["num_iters"] = 30
+                if "iterations" in base:
+                    base["iterations"] = 30
                 if "epochs" in base:
                     base["epochs"] = 2
                 # fewer points (the full 16-point grid costs ~20 s here): hidden and reg fixed
                 # where they are searched alongside other keys, iterations short
                 if len(grid) > 1:
                     grid.update({k: grid[k][:1] for k in ("hidden",) if k in grid})
-                    grid.update({k: grid[k][-1:] for k in ("reg",) if k in grid})
-                if "num_iters" in grid:
-                    grid["num_iters"] = [20, 40]
+                    grid.update({k: grid[k][-1:] for k in ("l2",) if k in grid})
+                if "iterations" in grid:
+                    grid["iterations"] = [20, 40]
             elif cmd == "depth":
                 args["base"].update({**SMALL_AML, "epochs": 2})
     return doc
@@ -211,7 +211,7 @@ def test_second_run_executes_nothing(world):
 def test_extended_grid_runs_only_the_new_points(world, tmp_path):
     doc = small_doc()
     grid = next(t for t in doc["assignments"][0]["tasks"] if t["id"] == "bonus1-grid")
-    grid["args"]["grid"]["lam"].append(0.1)
+    grid["args"]["grid"]["l2"].append(0.1)  # the folders keep the config's names
     tf = load_task_file(write_doc(tmp_path / "tasks.yaml", doc))
     plans = scheduler.plan(tf, tf.resolve(["bonus1-grid"]), world["results"], world["data"])
     (p,) = plans
@@ -224,12 +224,15 @@ def test_extended_grid_runs_only_the_new_points(world, tmp_path):
 
 @pytest.mark.parametrize("mutate, words", [
     (lambda g: g["grid"].update(lamda=[0.1]), ["tasks[{i}].args.grid", "unknown key 'lamda'", "Did you mean 'lam'"]),
-    (lambda g: g["grid"].update(lam=[]), ["tasks[{i}].args.grid.lam", "non-empty list"]),
-    (lambda g: g["grid"].update(eta=[0.1, "fast"]), ["tasks[{i}].args.grid.eta[1]", "'fast'", "number"]),
+    (lambda g: g["grid"].update(learnin_rate=[0.1]), ["tasks[{i}].args.grid", "Did you mean 'learning_rate'"]),
+    (lambda g: g["grid"].update(l2=[]), ["tasks[{i}].args.grid.l2:", "non-empty list"]),
+    (lambda g: g["grid"].update(learning_rate=[0.1, "fast"]), ["tasks[{i}].args.grid.learning_rate[1]", "'fast'", "number"]),
+    (lambda g: g["grid"].update(eta=[0.1]), ["tasks[{i}].args.grid", "'learning_rate' and 'eta' name the same option"]),
+    (lambda g: g["base"].update(lam=0.1), ["tasks[{i}].args.grid.l2", "also set in base"]),
     (lambda g: g["base"].update(colour="red"), ["tasks[{i}].args.base", "unknown key 'colour'"]),
     (lambda g: g.update(selct="val_accuracy"), ["tasks[{i}].args", "unknown key 'selct'", "Did you mean 'select'"]),
     (lambda g: g.update(select="test_accuracy"), ["tasks[{i}].args.select", "test_accuracy"]),
-    (lambda g: g["grid"].update(eta=[-1.0]), ["tasks[{i}].args.grid (point", "eta"]),
+    (lambda g: g["grid"].update(learning_rate=[-1.0]), ["tasks[{i}].args.grid (point", "eta"]),
 ])
 def test_grid_schema_errors_name_the_key_path(tmp_path, mutate, words):
     # the task is looked up by id (tasks are added to tasks.yaml); the message names its index

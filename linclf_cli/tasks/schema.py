@@ -23,6 +23,7 @@ unknown or circular references, with the file, the key path, the value and what 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from dataclasses import dataclass, field
@@ -260,6 +261,76 @@ def _load_yaml(text: str, path: Path) -> Any:
     return yaml.load(text, Loader=_YAML_LOADER)
 
 
+# the run kind whose config a command's args (or a grid's ``base`` and ``grid``) set
+_COMMAND_KINDS = {"gradcheck": "gradcheck-tdt", "sweep-lambda": "tdt4265", "depth": "aml", "toy": "aml-toy"}
+
+
+def _config_class(command: str, args: dict) -> type | None:
+    from linclf_cli.assignments.registry import KINDS, TRAIN_MODELS
+
+    kind = _COMMAND_KINDS.get(command)
+    if command == "train":
+        kind = TRAIN_MODELS.get(args.get("model"), (None, None))[0] if isinstance(args.get("model"), str) else None
+    elif command == "grid":
+        kind = args.get("kind")
+    k = KINDS.get(kind) if isinstance(kind, str) else None
+    return k.config if k is not None else None
+
+
+def canonical_args(command: str, args: Any, where: str) -> Any:
+    """A task's args with the one vocabulary (``learning_rate``, ``l2``, ``batch_size``,
+    ``epochs``, ``iterations``, ``schedule``) spelt as its run config's own fields (DD2424's
+    ``eta``, ``lam``, ``n_batch``, ``n_epochs``, ``decay``; AML's ``reg``, ``num_iters``: the
+    config's ``ALIASES``), in the args and in a grid's ``base`` and ``grid``.
+
+    The handlers parse these args, the task's cache key hashes them and grid points are named
+    by them, so a tasks file in either spelling plans the same runs under the same keys (the
+    keys of the committed results, whose config.yaml files record the config's fields).
+    Anything else (other commands, malformed args) is returned as is for the handler to judge."""
+    return _canonical(command, args, where)[0]
+
+
+def _canonical(command: str, args: Any, where: str) -> tuple[Any, dict[str, str]]:
+    """:func:`canonical_args` and the key paths it renamed (as parsed -> as written)."""
+    renamed: dict[str, str] = {}
+    if not isinstance(args, dict):
+        return args, renamed
+    cls = _config_class(command, args)
+    aliases: dict = getattr(cls, "ALIASES", None) or {}
+    if not aliases:
+        return args, renamed
+    fields = {f.name for f in dataclasses.fields(cls) if f.init}
+
+    def rename(mapping: Any, at: str, strict: bool = False) -> Any:
+        if not isinstance(mapping, dict):
+            return mapping
+        out: dict = {}
+        given: dict = {}
+        for key, value in mapping.items():
+            name = aliases.get(key, key)
+            if strict and name not in fields:  # a grid's axes: the handler knows only the fields
+                raise unknown_key_error(str(key), fields | set(aliases), at)
+            if name in out:
+                raise ConfigError(f"{at}: {given[name]!r} and {key!r} name the same option; give one of them.")
+            out[name], given[name] = value, key
+            if name != key:
+                renamed[f"{at}.{name}"] = f"{at}.{key}"
+        return out
+
+    if command in ("grid", "depth"):
+        return {k: rename(v, f"{where}.{k}", strict=k == "grid") if k in ("base", "grid") else v
+                for k, v in args.items()}, renamed
+    return rename(args, where), renamed
+
+
+def _as_written(exc: ConfigError, renamed: dict[str, str]) -> ConfigError:
+    """``exc`` with the key paths :func:`canonical_args` renamed back in the file's spelling."""
+    message = exc.message
+    for parsed, written in renamed.items():
+        message = re.sub(re.escape(parsed) + r"(?![A-Za-z0-9_])", written.replace("\\", "\\\\"), message)
+    return exc if message == exc.message else ConfigError(message, exc.hint)
+
+
 def load_task_file(path: Path, commands: dict | None = None) -> TaskFile:
     """Parse and validate ``path``.  ``commands`` maps command names to handlers whose
     ``parse_args(args, where)`` validates each task's args (defaults to the built-ins)."""
@@ -304,7 +375,12 @@ def load_task_file(path: Path, commands: dict | None = None) -> TaskFile:
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise ConfigError(f"{tw}.command: unknown command {spec.command!r}.{hint} "
                                   f"Known: {', '.join(sorted(commands))}.")
-            commands[spec.command].parse_args(spec.args, f"{tw}.args")
+            args, renamed = _canonical(spec.command, spec.args, f"{tw}.args")
+            spec = dataclasses.replace(spec, args=args)
+            try:
+                commands[spec.command].parse_args(spec.args, f"{tw}.args")
+            except ConfigError as exc:
+                raise _as_written(exc, renamed) from None
             figures = tuple(build(FigureSpec, f, f"{tw}.figures[{k}]")
                             for k, f in enumerate(t.get("figures") or ()))
             for k, f in enumerate(figures):

@@ -88,6 +88,7 @@ class AmlToyConfig:
     """The toy checks.  The model (RandomState(0), std 0.1) and data (RandomState(1)) are
     the starter's; ``seed`` drives only the with-replacement batch draws of Q3a."""
 
+    ALIASES: ClassVar[dict] = {"l2": "reg", "iterations": "num_iters"}  # the one vocabulary
     learning_rate: float = 0.1
     reg: float = 5e-6
     num_iters: int = 100
