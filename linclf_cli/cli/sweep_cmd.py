@@ -34,6 +34,8 @@ def sweep_lambda(
     out: Annotated[Path, typer.Option("--out", "-o", help="Sweep directory (one sub-directory per λ).")] = Path("runs/sweep-lambda"),
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="The sweep summary (sweep.json) on stdout instead of the folder.")] = False,
+    executor: Annotated[str, typer.Option("--executor", help="local (processes on this machine) or dask (a Dask distributed cluster).")] = "local",
+    scheduler_addr: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address, tcp://HOST:8786 (default: $LINCLF_DASK_SCHEDULER).", show_default=False)] = None,
 ) -> None:
     """Train one softmax model per λ in parallel (finished points are skipped) and draw the 4c
     figure (validation accuracy against steps) and the 4e figure (‖W‖² against λ).
@@ -42,7 +44,13 @@ def sweep_lambda(
 
       linclf sweep-lambda
       linclf sweep-lambda -l 1 -l 0.1 -l 0.01 --out runs/l2-2021 -j 2
+      linclf sweep-lambda --executor dask --scheduler tcp://10.0.0.5:8786
+
+    A preset of `linclf sweep` (one axis over the L2 coefficient, the same seed for every point).
     """
+    from linclf_cli.sweeps import executors
+
+    address = executors.check_executor(executor, scheduler_addr)
     lambdas_t = sweep.check_lambdas(lambdas or list(sweep.DEFAULT_LAMBDAS))
     base = TdtConfig(model="softmax", learning_rate=lr, batch_size=batch_size, epochs=epochs,
                      shuffle=True, early_stopping=early_stopping, seed=seed, dtype=dtype).resolved()
@@ -51,11 +59,19 @@ def sweep_lambda(
     job_plans = [scheduler.plan_job("sweep", JobSpec(name, "tdt4265", cfg.to_dict(), "mnist"), out / name,
                                     data_dir, force) for name, cfg in points.items()]
     todo = [j for j in job_plans if j.status != "done"]
+    client = executors.connect(address) if executor == "dask" and todo else None
     with results_lock(out, wait=False):
-        with make_progress() as progress:
-            hook = job_progress_hook(progress, len(todo), "sweep")
-            errors = scheduler.run_jobs(todo, jobs or scheduler.default_workers(), data_dir, sys.argv, hook)
-            hook.finish()
+        try:
+            with make_progress() as progress:
+                hook = job_progress_hook(progress, len(todo), "sweep")
+                if client is not None:
+                    errors = executors.run_dask(todo, client, data_dir, sys.argv, hook)
+                else:
+                    errors = executors.run_local(todo, jobs or scheduler.default_workers(), data_dir, sys.argv, hook)
+                hook.finish()
+        finally:
+            if client is not None:
+                client.close()
         if errors:
             for label, msg in errors.items():
                 err_console.print(f"[red]failed[/] {label}: {msg}", highlight=False)

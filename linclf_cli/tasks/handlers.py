@@ -87,7 +87,8 @@ class GradcheckHandler(Handler):
 
 
 class SweepLambdaHandler(Handler):
-    """``sweep-lambda``: one softmax run per lambda, plus the 4c and 4e figures."""
+    """``sweep-lambda``: one softmax run per lambda, plus the 4c and 4e figures (a preset of
+    the sweep code: a one-axis grid over ``l2``, every point with the task's seed)."""
 
     command = "sweep-lambda"
 
@@ -164,9 +165,9 @@ def parse_grid(args: Any, where: str, allowed: tuple[str, ...] = ("kind", "base"
                                                                    "report_test", "baseline"),
                kind: str | None = None) -> GridParsed:
     """Validate a grid's args and build every point's config (``typed.build`` + ``resolved``)."""
-    import itertools
     import typing
 
+    from linclf_cli.sweeps.spec import expand_grid
     from linclf_cli.tasks.typed import coerce, unknown_key_error
 
     if not isinstance(args, dict):
@@ -211,8 +212,7 @@ def parse_grid(args: Any, where: str, allowed: tuple[str, ...] = ("kind", "base"
             raise ConfigError(f"{fw}: expected a non-empty list of values, got {values!r}.")
         axes[field_name] = [coerce(v, hints[field_name], f"{fw}[{i}]") for i, v in enumerate(values)]
     points: dict = {}
-    for combo in itertools.product(*axes.values()):
-        values = dict(zip(axes, combo))
+    for values in expand_grid(axes):  # the sweep code's grid: the product, last axis fastest
         name = point_name(values)
         if name in points:
             raise ConfigError(f"{where}.grid: two points share the name {name!r} (duplicate values?).")
@@ -316,7 +316,9 @@ def summarize_grid(task_dir: Path, g: GridParsed, job_metrics: dict[str, dict],
 class GridHandler(Handler):
     """``grid``: one run of ``kind`` per point of the grid (parallel; each point cached on its
     own, so an interrupted or extended grid only runs what is missing), then the point with
-    the highest validation accuracy (``select``) and its test accuracy.
+    the highest validation accuracy (``select``) and its test accuracy.  A preset of the sweep
+    code (``linclf_cli.sweeps.spec.expand_grid``) with the task's seed for every point and the
+    task's own point names, so its cache keys and numbers are those it always had.
 
     args: ``{kind: dd2424|aml, base: {config fields}, grid: {field: [values]}, select:
     val_accuracy, report_test: best|all, baseline: <used task id>}``."""

@@ -40,7 +40,11 @@ def check_lambdas(lambdas) -> tuple[float, ...]:
 
 
 def point_configs(base: TdtConfig, lambdas) -> dict[str, TdtConfig]:
-    return {point_name(lam): dataclasses.replace(base, l2=lam).resolved() for lam in check_lambdas(lambdas)}
+    """One point per lambda: the sweep code's one-axis grid over ``l2`` (same seed for all)."""
+    from linclf_cli.sweeps.spec import expand_grid
+
+    return {point_name(v["l2"]): dataclasses.replace(base, **v).resolved()
+            for v in expand_grid({"l2": check_lambdas(lambdas)})}
 
 
 def summarize(out_dir: Path, lambdas, point_dirs: dict[str, Path], metrics: dict[str, dict],
