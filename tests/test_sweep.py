@@ -156,6 +156,11 @@ def test_grid_is_identical_with_one_and_two_workers(tmp_path, idx):
     # linclf runs sees the points as run directories
     r = runner.invoke(build_app(only="runs"), ["runs", str(tmp_path / "a"), "--json"])
     assert r.exit_code == 0 and len(json.loads(r.stdout)) == 4
+    # linclf compare takes the sweep folder as its points
+    r = runner.invoke(build_app(only="compare"), ["compare", str(tmp_path / "a"), "--json"])
+    assert r.exit_code == 0, r.output
+    c = json.loads(r.stdout)
+    assert len(c["runs"]) == 4 and {"learning_rate", "l2", "seed"} <= set(c["config"])
 
 
 def test_select_min_and_same_seed(tmp_path, idx):

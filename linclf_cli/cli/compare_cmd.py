@@ -31,9 +31,25 @@ def _labels(runs) -> list[str]:
     return names if len(set(names)) == len(names) else [str(r.path) for r in runs]
 
 
+def _sweep_points(path: Path) -> list[Path]:
+    """A sweep folder (sweep.json at the top, not itself a run) -> its finished points, in
+    the sweep's order; anything else as given."""
+    from linclf_cli.runs import io
+    from linclf_cli.runs.catalog import is_run_dir
+
+    if is_run_dir(path) or not (path / "sweep.json").is_file():
+        return [path]
+    try:
+        points = io.read_json(path / "sweep.json").get("points", [])
+    except (OSError, ValueError, AttributeError):
+        raise UsageError(f"{path}/sweep.json is unreadable.", "Rerun the sweep to rewrite it.") from None
+    names = [p.get("point") for p in points if isinstance(p, dict) and p.get("status") == "done"]
+    return [path / n for n in names if isinstance(n, str) and is_run_dir(path / n)]
+
+
 @handle_errors
 def compare(
-    run_dirs: Annotated[list[Path], typer.Argument(help="Two or more run directories (see `linclf runs`).", show_default=False)],
+    run_dirs: Annotated[list[Path], typer.Argument(help="Two or more run directories (see `linclf runs`), or a sweep folder (`linclf sweep --out`): its points.", show_default=False)],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write a figure overlaying their loss and accuracy curves (PNG).", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The differing config and the metrics as JSON on stdout.")] = False,
 ) -> None:
@@ -44,7 +60,9 @@ def compare(
 
       linclf compare runs/l2-0 runs/l2-2
       linclf compare results/tdt4265-a1/3b results/tdt4265-a1/4b -o compare.png
+      linclf compare runs/aml-grid -o grid.png       [dim]# every point of a sweep[/]
     """
+    run_dirs = [d for p in run_dirs for d in _sweep_points(p)]
     if len(run_dirs) < 2:
         raise UsageError("compare needs at least two run directories.", "For example `linclf compare runs/a runs/b`.")
     if out is not None and out.suffix.lower() != ".png":
