@@ -105,15 +105,15 @@ def test_two_processes_map_the_same_file(shared):
 
 def test_a_half_written_split_is_never_used(shared, monkeypatch):
     calls: list = []
-    real_save = np.save
+    real_write = prepared._write_npy
 
-    def dying_save(fh, a, **kw):  # a crash while writing the second array
+    def dying_write(path, a, *args):  # a crash while writing the second array
         if a.dtype == np.int64:
-            fh.write(b"\x93NUMPY garbage")
+            Path(path).write_bytes(b"\x93NUMPY garbage")
             raise OSError(28, "No space left on device")
-        real_save(fh, a, **kw)
+        real_write(path, a, *args)
 
-    monkeypatch.setattr(np, "save", dying_save)
+    monkeypatch.setattr(prepared, "_write_npy", dying_write)
     a = prepared.shared_arrays("t", DATA, (1,), lambda: _build(calls))
     # the run goes on with a private copy, and nothing half-written is left under a real name
     assert calls == [1] and np.array_equal(a["y"], _build()["y"])
@@ -122,7 +122,7 @@ def test_a_half_written_split_is_never_used(shared, monkeypatch):
     assert not (d / prepared.MANIFEST).exists() and not (d / "y.npy").exists()
     assert not list(d.glob(".*.tmp"))
     # a later process prepares it again and publishes it whole
-    monkeypatch.setattr(np, "save", real_save)
+    monkeypatch.setattr(prepared, "_write_npy", real_write)
     b = prepared.shared_arrays("t", DATA, (1,), lambda: _build(calls))
     assert calls == [1, 1] and isinstance(b["y"].base, np.memmap)
     assert np.array_equal(b["y"], _build()["y"])
@@ -206,6 +206,6 @@ def test_the_scheduler_pool_shares_and_removes_its_folder(tmp_path, monkeypatch)
     monkeypatch.setattr(prepared, "shared_folder", spy)
     seen_init = []
     monkeypatch.setattr(scheduler, "_run_pool",
-                        lambda jobs, n, dd, argv, hook, settle, shared: seen_init.append(shared))
+                        lambda jobs, n, dd, argv, hook, settle, shared, **kw: seen_init.append(shared))
     assert scheduler.run_jobs([object(), object()], 2, None, None) == {}
     assert seen_init == [str(seen["folder"])] and not seen["folder"].exists()

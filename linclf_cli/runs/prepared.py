@@ -19,6 +19,12 @@ of its private copy.  So a split exists once on the machine however many workers
 a worker that moves on to another split removes the files of the old one (workers still
 mapping it keep their pages until they move on).  Without a shared folder (``linclf train``,
 ``-j 1``) every split is private, as before.
+
+Under the scheduler's memory plan (tasks/scheduler.py) a worker is told the tag of the split
+its job needs (:func:`set_split_tag`, from ``assignments.registry.prepared_split``); the split
+is published with a ``.tag-*`` file naming it, the worker unmaps it when the job ends
+(:func:`release`) and the scheduler removes it (:func:`free_split`) once no pending job needs
+it, so what is live in ``/dev/shm`` is exactly what the scheduler planned.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import numpy as np
 _SLOT: dict = {}  # at most one entry: (function, args) -> prepared arrays
 _SHARED: Path | None = None  # this worker's shared folder (set by the scheduler's pool)
 _HELD: list[Path] = []  # shared splits mapped for the value in _SLOT
+_TAG: str | None = None  # the scheduler's name for the split of this worker's job
 MANIFEST = "manifest.json"
 FOLDER_PREFIX = "linclf-shared-"
 MARKER = ".linclf-shared"
@@ -71,6 +78,59 @@ def clear() -> None:
 
 
 # --------------------------------------------------------------------------- sharing
+
+
+def set_split_tag(tag: str | None) -> None:
+    """Name the split the current job needs (None: unplanned; its files go with the job)."""
+    global _TAG
+    _TAG = tag
+
+
+def _tag_file(tag: str) -> str:
+    return ".tag-" + hashlib.sha256(tag.encode()).hexdigest()[:16]
+
+
+def _mark(d: Path, tag: str | None) -> None:
+    if tag is None:
+        return
+    with contextlib.suppress(OSError):
+        f = d / _tag_file(tag)
+        if not f.exists():
+            f.write_text(tag + "\n")
+
+
+def release() -> None:
+    """End of a job in a worker: unmap its shared split (the slot is emptied) so that the
+    worker holds nothing between jobs.  A planned split's files stay for the next job that
+    needs it (the scheduler frees them); an unplanned one's are removed.  A private split
+    (no shared folder) stays in the slot, as before."""
+    global _TAG
+    if _HELD:
+        if _TAG is None:
+            clear()
+        else:
+            _SLOT.clear()
+            _HELD.clear()
+        import gc
+
+        gc.collect()  # the mapping goes with its last reference
+    _TAG = None
+
+
+def free_split(folder: str | Path | None, tag: str) -> bool:
+    """Remove (under their lock) the published splits in ``folder`` tagged ``tag``; workers
+    still mapping them keep their pages until they unmap.  True when one was removed."""
+    if folder is None:
+        return False
+    name = _tag_file(tag)
+    try:
+        dirs = [d for d in Path(folder).iterdir()
+                if d.is_dir() and not d.name.startswith(".") and (d / name).is_file()]
+    except OSError:
+        return False
+    for d in dirs:
+        _remove_split(d)
+    return bool(dirs)
 
 
 def set_shared_dir(path: str | Path | None) -> None:
@@ -107,20 +167,112 @@ def _open_split(d: Path) -> dict[str, np.ndarray] | None:
         return None
 
 
-def _publish_split(d: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` into ``d``: each file atomically, the manifest last."""
+CHUNK = 32 << 20  # bytes copied (and private pages given back) at a time when publishing
+_MADV_DONTNEED = 4  # Linux
+
+
+def _madvise_free():
+    """libc ``madvise`` on Linux (None elsewhere: private pages are then freed at the end)."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).madvise
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        return fn
+    except (OSError, AttributeError):  # pragma: no cover
+        return None
+
+
+def _consumable(name: str, arrays: dict[str, np.ndarray], refs: int) -> bool:
+    """May ``arrays[name]``'s pages be given back while it is copied?  Only a large,
+    C-contiguous array that owns its memory, shares it with no other array of the split and
+    that nothing but the split dict references (``refs``: the references the caller holds)."""
+    import sys
+
+    a = arrays[name]
+    return (a.nbytes >= 4 * CHUNK and a.flags.c_contiguous and a.flags.owndata and a.base is None
+            and sys.getrefcount(a) <= refs
+            and not any(np.may_share_memory(a, b) for k, b in arrays.items() if k != name))
+
+
+def _give_back(madvise, a: np.ndarray, lo: int, hi: int) -> None:
+    """Free the whole pages of ``a``'s bytes [lo, hi) (they read as zeros afterwards)."""
+    page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+    base = a.ctypes.data
+    start = -(-(base + lo) // page) * page
+    stop = (base + hi) // page * page
+    if stop > start:
+        madvise(start, stop - start, _MADV_DONTNEED)
+
+
+def _write_npy(path: Path, a: np.ndarray, consume: bool, madvise) -> None:
+    """``np.save(path, a)``, copied CHUNK bytes at a time into the file's mapping; with
+    ``consume`` each copied chunk's private pages are given back at once, so publishing a
+    split never holds it twice."""
+    a = np.asarray(a)
+    if a.ndim == 0 or a.size == 0 or not a.flags.c_contiguous:
+        with open(path, "wb") as fh:
+            np.save(fh, np.ascontiguousarray(a), allow_pickle=False)
+        return
+    _check_room(path.parent, a.nbytes)
+    mm = np.lib.format.open_memmap(path, mode="w+", dtype=a.dtype, shape=a.shape)
+    try:
+        row = max(1, a.nbytes // max(1, len(a)))
+        step = max(1, CHUNK // row)
+        for i in range(0, len(a), step):
+            j = min(len(a), i + step)
+            mm[i:j] = a[i:j]
+            if consume:  # from the array's start: pages across a chunk border go too
+                _give_back(madvise, a, max(0, i * row - 2 * 65536), j * row)
+        mm.flush()
+    finally:
+        del mm
+
+
+def _check_room(folder: Path, nbytes: int) -> None:
+    """OSError (no space) now when ``folder`` has not room for ``nbytes`` more: a full tmpfs
+    would otherwise kill the process with SIGBUS on a page of the mapping.  (Reserving the
+    file with fallocate would allocate the whole split at once beside its private copy.)"""
+    import errno
+
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return
+    if st.f_bavail * st.f_frsize < nbytes + (64 << 20):
+        raise OSError(errno.ENOSPC, "No space left for the prepared split", str(folder))
+
+
+def _publish_split(d: Path, arrays: dict[str, np.ndarray], consume: bool = False,
+                   eaten: list | None = None) -> None:
+    """Write ``arrays`` into ``d``: each file atomically, the manifest last.
+
+    With ``consume`` the large arrays the dict alone holds are emptied as they are copied
+    (their pages read as zeros afterwards; see :func:`_write_npy`): the caller must drop
+    ``arrays`` and use the published files.  ``eaten`` collects the names of the arrays
+    emptied so far (also when writing fails).
+    """
     d.mkdir(exist_ok=True)
-    for name, a in arrays.items():
+    madvise = _madvise_free() if consume else None
+    manifest = {name: [list(a.shape), a.dtype.str] for name, a in arrays.items()}
+    for name in list(arrays):
+        # references: the dict, _consumable's local and the getrefcount argument
+        eat = madvise is not None and _consumable(name, arrays, refs=3)
+        if eat and eaten is not None:
+            eaten.append(name)
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=d)
+        os.close(fd)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, np.ascontiguousarray(a), allow_pickle=False)
+            _write_npy(Path(tmp), arrays[name], eat, madvise)
             os.replace(tmp, d / f"{name}.npy")
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-    manifest = {name: [list(a.shape), a.dtype.str] for name, a in arrays.items()}
     fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".tmp", dir=d)
     with os.fdopen(fd, "w") as fh:
         json.dump(manifest, fh)
@@ -170,13 +322,22 @@ def shared_arrays(name: str, data: str | None, params: tuple,
                 got = _open_split(d)
                 if got is None:
                     arrays = build()
-                    _publish_split(d, arrays)
+                    eaten: list[str] = []
+                    try:
+                        _publish_split(d, arrays, consume=True, eaten=eaten)
+                    finally:
+                        if eaten:  # emptied while published: never used again
+                            arrays = None
                     got = _open_split(d)
+                _mark(d, _TAG)
         except OSError:
             got = None
         if got is None:  # could not share (e.g. no room left): keep a private copy
             return _read_only(arrays if arrays is not None else build())
         del arrays  # the private copy goes; the mapping replaces it
+    elif _TAG is not None and not (d / _tag_file(_TAG)).exists():
+        with contextlib.suppress(OSError), _lock(folder, key):
+            _mark(d, _TAG)
     if d not in _HELD:
         _HELD.append(d)
     return got

@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from linclf_cli.engine import ENGINE_VERSION
-from linclf_cli.errors import DataError, LinclfError, OutputError
+from linclf_cli.errors import DataError, LinclfError, OutputError, UsageError
 from linclf_cli.runs import io, prepared
 from linclf_cli.runs.context import RunContext
-from linclf_cli.assignments.registry import RUNS_FORMAT, estimated_cost
+from linclf_cli.assignments.registry import (RUNS_FORMAT, SplitNeed, estimated_cost,
+                                             estimated_memory, prepared_split)
 from linclf_cli.assignments.registry import execute as execute_run
 from linclf_cli.runs.rundir import inside
 
@@ -230,7 +231,16 @@ def _init_worker(queue, single_thread: bool, parent_pid: int | None = None,
 
 
 def _run_job(job_id: int, kind: str, params: dict, out: str, data_dir: str | None,
-             argv: list[str] | None) -> dict:
+             argv: list[str] | None, split_tag: str | None = None) -> dict:
+    prepared.set_split_tag(split_tag)  # the split the scheduler planned for this job
+    try:
+        return _run_job_body(job_id, kind, params, out, data_dir, argv)
+    finally:
+        prepared.release()  # nothing held between jobs: the scheduler frees what is unneeded
+
+
+def _run_job_body(job_id: int, kind: str, params: dict, out: str, data_dir: str | None,
+                  argv: list[str] | None) -> dict:
     last = [-1.0]
     if _progress_queue is not None:
         _progress_queue.put((job_id, 0, 0, {}))  # started: no longer queued
@@ -247,7 +257,7 @@ def _run_job(job_id: int, kind: str, params: dict, out: str, data_dir: str | Non
     return execute_run(kind, params, Path(out), ctx)
 
 
-def _terminate_pool(pool: cf.ProcessPoolExecutor, grace: float = 1.0) -> None:
+def _terminate_pool(pool: cf.Executor, grace: float = 1.0) -> None:
     """Kill the pool's worker processes (SIGTERM, then SIGKILL after ``grace`` seconds) and
     drop its queued jobs.  ``shutdown(cancel_futures=True)`` alone waits for running jobs."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
@@ -301,10 +311,133 @@ ProgressHook = Callable[..., None]
 # hook(event, label, done, total[, fields]): event is start (queued), progress (running; fields
 # as RunContext.progress gives them), done, failed or finalized
 
+ExecutorFactory = Callable[[int, Callable[..., None], tuple], cf.Executor]
+# factory(max_workers, initializer, initargs) -> an Executor whose workers each ran
+# initializer(*initargs) first; run_jobs submits _run_job to it, at most max_workers at a time.
+
+
+def process_pool(max_workers: int, initializer: Callable[..., None], initargs: tuple) -> cf.Executor:
+    """The default executor: worker processes of the default multiprocessing context."""
+    return cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=mp.get_context(),
+                                  initializer=initializer, initargs=initargs)
+
+
+# --------------------------------------------------------------------------- memory plan
+
+BUDGET_ENV = "LINCLF_MEMORY_BUDGET"
+DEFAULT_BUDGET = 1_500_000_000  # bytes: the whole report, parent + workers + shared splits
+# measured (PSS, benchmarks/bench_cifar_report.py): the scheduler process about 40 MB, a
+# worker about 125 MB between jobs (interpreter, imports, its share of the CIFAR-10 map)
+PARENT_BYTES = 50 << 20
+WORKER_BYTES = 130 << 20
+BUILD_BYTES = 200 << 20  # preparing a split: the uint8 training images and statistics
+_UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9,
+          "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
+
+
+def memory_budget(value: str | None = None) -> int:
+    """Bytes the parallel scheduler may plan for (``$LINCLF_MEMORY_BUDGET``: a number of
+    bytes, or with a unit: 1.5G, 1500MB, 2GiB; default 1.5 GB)."""
+    raw = os.environ.get(BUDGET_ENV) if value is None else value
+    if raw is None or not raw.strip():
+        return DEFAULT_BUDGET
+    text = raw.strip().lower().replace(" ", "")
+    num = text.rstrip("kmgib")
+    unit = text[len(num):]
+    try:
+        n = float(num) * _UNITS[unit]
+    except (ValueError, KeyError):
+        n = float("nan")
+    if not n > 0 or n == float("inf"):
+        raise UsageError(f"{BUDGET_ENV}={raw!r} is not a memory size.",
+                         f"Give bytes or a size with a unit, e.g. {BUDGET_ENV}=1.5G or 1500MB.")
+    return int(n)
+
+
+class MemoryPlan:
+    """Which job to start next so that the planned memory stays within ``budget``.
+
+    Each job declares the prepared split it maps (``SplitNeed``: tag and size, or None) and
+    its own working set.  A split is *live* from the start of its first job until its last
+    job (pending or running) ends; then :meth:`finish` returns its tag to free.  Planned
+    memory = ``base`` (the processes) + live splits + running jobs' working sets.  A job
+    starts only when it keeps that within the budget, preferring jobs whose split is live
+    (then the given order: longest first); when nothing runs, the first pending job starts
+    whatever its size (a split larger than the budget runs alone).  Only the order of runs
+    depends on this, never a result.
+    """
+
+    def __init__(self, jobs: list, needs: dict[str, SplitNeed | None], sizes: dict[str, int],
+                 budget: int, base: int = 0):
+        self.pending = list(jobs)  # in preference order
+        self.needs, self.sizes, self.budget, self.base = needs, sizes, budget, base
+        self.users: dict[str, int] = {}
+        for jp in self.pending:
+            if (n := needs.get(jp.label)) is not None:
+                self.users[n.tag] = self.users.get(n.tag, 0) + 1
+        self.live: dict[str, int] = {}
+        self.running: dict[str, Any] = {}
+        self.extra: dict[str, int] = {}  # running jobs that prepare their split: BUILD_BYTES
+        self.peak = 0  # the largest planned memory while running
+
+    def planned(self) -> int:
+        return (self.base + sum(self.live.values())
+                + sum(self.sizes.get(label, 0) + self.extra.get(label, 0) for label in self.running))
+
+    def _cost(self, jp) -> int:
+        """Planned memory added by starting ``jp``."""
+        n = self.needs.get(jp.label)
+        extra = self.sizes.get(jp.label, 0)
+        return extra + (n.nbytes + BUILD_BYTES if n is not None and n.tag not in self.live else 0)
+
+    def pick(self):
+        """The next job to start (removed from pending), or None: wait for one to end."""
+        if not self.pending:
+            return None
+        room = self.budget - self.planned()
+        fits = [jp for jp in self.pending if self._cost(jp) <= room]
+        on_live = [jp for jp in fits if (n := self.needs.get(jp.label)) is not None and n.tag in self.live]
+        choice = (on_live or fits or [None])[0]
+        if choice is None and not self.running:
+            choice = self.pending[0]  # alone: nothing else holds memory now
+        if choice is not None:
+            self.pending.remove(choice)
+            n = self.needs.get(choice.label)
+            if n is not None and n.tag not in self.live:
+                self.live[n.tag] = n.nbytes
+                self.extra[choice.label] = BUILD_BYTES
+            self.running[choice.label] = choice
+            self.peak = max(self.peak, self.planned())
+        return choice
+
+    def finish(self, jp) -> list[str]:
+        """``jp`` ended (done or failed): the tags of the splits no other job needs now."""
+        self.running.pop(jp.label, None)
+        self.extra.pop(jp.label, None)
+        n = self.needs.get(jp.label)
+        if n is None:
+            return []
+        self.users[n.tag] -= 1
+        if self.users[n.tag] > 0:
+            return []
+        self.live.pop(n.tag, None)
+        return [n.tag]
+
+
+def plan_memory(jobs: list[JobPlan], n_workers: int, budget: int | None = None) -> MemoryPlan:
+    """The memory plan of ``jobs`` run longest first by ``n_workers`` processes."""
+    order = sorted(jobs, key=lambda jp: -estimated_cost(jp.spec.kind, jp.spec.params))
+    needs = {jp.label: prepared_split(jp.spec.kind, jp.spec.params) for jp in order}
+    sizes = {jp.label: estimated_memory(jp.spec.kind, jp.spec.params) for jp in order}
+    return MemoryPlan(order, needs, sizes, memory_budget() if budget is None else budget,
+                      base=PARENT_BYTES + n_workers * WORKER_BYTES)
+
 
 def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: list[str] | None,
-             hook: ProgressHook | None = None) -> dict[str, str]:
-    """Run ``jobs`` (in parallel when n_workers > 1); returns label -> error message."""
+             hook: ProgressHook | None = None,
+             executor_factory: ExecutorFactory | None = None) -> dict[str, str]:
+    """Run ``jobs`` (in parallel when n_workers > 1, in the executor ``executor_factory``
+    makes: default :func:`process_pool`); returns label -> error message."""
     errors: dict[str, str] = {}
     hook = hook or (lambda *a: None)
 
@@ -336,32 +469,38 @@ def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: l
             settle(jp, lambda jp=jp, ctx=ctx: execute_run(jp.spec.kind, jp.spec.params, jp.out, ctx))
         return errors
 
+    memory_budget()  # a bad $LINCLF_MEMORY_BUDGET is a usage error before anything starts
     with prepared.shared_folder() as shared:  # removed when the run ends, also on Ctrl-C
         _run_pool(jobs, n_workers, data_dir, argv, hook, settle,
-                  str(shared) if shared is not None else None)
+                  str(shared) if shared is not None else None,
+                  executor_factory=executor_factory)
     return errors
 
 
 def _run_pool(jobs: list[JobPlan], n_workers: int, data_dir: Path | None,
               argv: list[str] | None, hook: ProgressHook, settle: Callable,
-              shared: str | None) -> None:
-    mp_ctx = mp.get_context()
-    queue = mp_ctx.Queue()
+              shared: str | None, executor_factory: ExecutorFactory | None = None) -> None:
+    queue = mp.get_context().Queue()
     dd = str(data_dir) if data_dir else None
-    pool = cf.ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=mp_ctx,
-                                  initializer=_init_worker,
-                                  initargs=(queue, True, os.getpid(), shared))
-    futures = {}
+    workers = min(n_workers, len(jobs))
+    pool = (executor_factory or process_pool)(workers, _init_worker,
+                                              (queue, True, os.getpid(), shared))
+    futures: dict = {}
     settled: set[str] = set()
-    # Longest runs first: the cores stay busy until the last run ends (order never changes a result).
-    order = sorted(jobs, key=lambda jp: -estimated_cost(jp.spec.kind, jp.spec.params))
+    # Longest runs first, within the memory plan: the cores stay busy until the last run ends
+    # and at most the budget's worth of prepared splits is live (order never changes a result).
+    mplan = plan_memory(jobs, workers)
+    order = list(mplan.pending)
+    ids = {jp.label: i for i, jp in enumerate(order)}
     try:
-        for i, jp in enumerate(order):
-            futures[pool.submit(_run_job, i, jp.spec.kind, jp.spec.params, str(jp.out), dd, argv)] = jp
-            hook("start", jp.label, 0, 0)
-        pending = set(futures)
-        while pending:
-            done, pending = cf.wait(pending, timeout=0.1, return_when=cf.FIRST_COMPLETED)
+        for jp in order:
+            hook("start", jp.label, 0, 0)  # queued
+        while mplan.pending or futures:
+            while len(futures) < workers and (jp := mplan.pick()) is not None:
+                need = mplan.needs.get(jp.label)
+                futures[pool.submit(_run_job, ids[jp.label], jp.spec.kind, jp.spec.params,
+                                    str(jp.out), dd, argv, need.tag if need else None)] = jp
+            done, _ = cf.wait(set(futures), timeout=0.1, return_when=cf.FIRST_COMPLETED)
             while not queue.empty():
                 try:
                     job_id, d, t, fields = queue.get_nowait()
@@ -369,8 +508,11 @@ def _run_pool(jobs: list[JobPlan], n_workers: int, data_dir: Path | None,
                     break
                 hook("progress", order[job_id].label, d, t, fields)
             for fut in done:
-                settle(futures[fut], fut.result)
-                settled.add(futures[fut].label)
+                jp = futures.pop(fut)
+                settle(jp, fut.result)
+                settled.add(jp.label)
+                for tag in mplan.finish(jp):  # no pending job needs it: out of /dev/shm now
+                    prepared.free_split(shared, tag)
     except BaseException:
         # Ctrl-C, SIGTERM (Interrupted) or a bug here: stop the running jobs now instead of
         # waiting for them to finish, then remove what they had half-written
