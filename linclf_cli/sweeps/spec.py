@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import itertools
 import json
 import math
 import typing
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from linclf_cli.assignments.grid import expand_grid  # (below tasks and recipes, which use it too)
 from linclf_cli.errors import UsageError
 
 ALIASES = {"lr": "learning_rate", "batch": "batch_size", "iters": "iterations"}
@@ -313,11 +313,6 @@ class SweepSpec:
             name = "p-" + content_hash(d)[:12]
             out.setdefault(name, Point(name, values, cfg.to_dict()))
         return list(out.values())
-
-
-def expand_grid(axes: dict) -> list[dict]:
-    """The product of the axes in the order given: every combination once (last axis fastest)."""
-    return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
 
 
 def content_hash(obj: Any) -> str:

@@ -167,7 +167,7 @@ def parse_grid(args: Any, where: str, allowed: tuple[str, ...] = ("kind", "base"
     """Validate a grid's args and build every point's config (``typed.build`` + ``resolved``)."""
     import typing
 
-    from linclf_cli.sweeps.spec import expand_grid
+    from linclf_cli.assignments.grid import expand_grid
     from linclf_cli.tasks.typed import coerce, unknown_key_error
 
     if not isinstance(args, dict):

@@ -41,7 +41,7 @@ def check_lambdas(lambdas) -> tuple[float, ...]:
 
 def point_configs(base: TdtConfig, lambdas) -> dict[str, TdtConfig]:
     """One point per lambda: the sweep code's one-axis grid over ``l2`` (same seed for all)."""
-    from linclf_cli.sweeps.spec import expand_grid
+    from linclf_cli.assignments.grid import expand_grid
 
     return {point_name(v["l2"]): dataclasses.replace(base, **v).resolved()
             for v in expand_grid({"l2": check_lambdas(lambdas)})}
