@@ -167,3 +167,14 @@ def test_the_check_flags_a_sideways_import(tmp_path):
         "engine/model.py": "from linclf_cli.data import splits\n", "data/splits.py": "",
     })
     assert [v.split(" imports ")[1] for v in violations(root)] == ["linclf_cli.data.splits ('data' is in the same layer as 'engine')"]
+
+
+def test_the_registry_finds_each_assignments_sections():
+    from linclf_cli.assignments.registry import ASSIGNMENTS, report_writers
+
+    for aid, folder in ASSIGNMENTS.items():
+        writers, intro = report_writers(aid)
+        assert writers and all(w.__module__ == f"linclf_cli.assignments.{folder}.report" for w in writers.values())
+    assert {"1a", "2b", "4e"} <= set(report_writers("tdt4265-a1")[0])
+    assert report_writers("dd2424-a1")[1] is not None and report_writers("aml-a2")[1] is not None
+    assert report_writers("my-course") == ({}, None)  # a tasks file's own assignment: default sections
