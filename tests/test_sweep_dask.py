@@ -179,3 +179,20 @@ def test_unreachable_scheduler_is_a_clear_error_within_seconds(tmp_path, idx):
     text = " ".join(r.stderr.split())
     assert "Cannot reach the Dask scheduler" in text and "Traceback" not in r.stderr
     assert took < 20 and not out.exists()
+
+
+def test_sweep_lambda_through_dask_equals_local(tmp_path, cluster, data_dir):  # real MNIST
+    from typer.testing import CliRunner
+
+    from linclf_cli.cli.app import build_app
+
+    runner = CliRunner()
+    outs = {}
+    for name, extra in (("local", ["-j", "1"]), ("dask", ["--executor", "dask", "--scheduler", cluster.address])):
+        out = tmp_path / name
+        r = runner.invoke(build_app(only="sweep-lambda"), ["sweep-lambda", "-l", "2", "-l", "0.2", "-e", "1",
+                                                           "-o", str(out), "--data-dir", str(data_dir), *extra])
+        assert r.exit_code == 0, r.output
+        outs[name] = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+                      if p.is_file() and p.name not in ("run.json", ".linclf.lock")}
+    assert len(outs["local"]) > 10 and outs["local"] == outs["dask"]

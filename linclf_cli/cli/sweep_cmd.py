@@ -136,11 +136,11 @@ def sweep_any(
 
     [bold]Examples[/]
 
-      linclf sweep --recipe aml2020 --model mlp --iterations 500 -g learning_rate=1e-3,5e-3 -g hidden=100,200 -o runs/aml-grid
-      linclf sweep --model linear --data cifar10 --random 24 --space learning_rate=log:1e-4:1e-2 --space l2=log:1e-5:1e-1
+      linclf sweep --model mlp -g lr=1e-3,5e-3 -g hidden=100,200 -o runs/grid
+      linclf sweep --random 24 --space lr=log:1e-4:1e-2 --space l2=log:1e-5:1e-1
       linclf sweep --spec sweep.yaml -o runs/s1 -j 2 --select val_loss
-      linclf sweep --spec sweep.yaml -o runs/s1 --executor dask --scheduler tcp://10.0.0.5:8786
-      linclf runs runs/s1 --sort val_accuracy --reverse     [dim]# the points as run directories[/]
+      linclf sweep --spec s.yaml --executor dask --scheduler tcp://HOST:8786
+      linclf runs runs/grid --sort val_accuracy --reverse
     """
     from linclf_cli.sweeps import core, executors, spec as sweep_spec
 
