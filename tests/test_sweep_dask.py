@@ -196,3 +196,29 @@ def test_sweep_lambda_through_dask_equals_local(tmp_path, cluster, data_dir):  #
         outs[name] = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
                       if p.is_file() and p.name not in ("run.json", ".linclf.lock")}
     assert len(outs["local"]) > 10 and outs["local"] == outs["dask"]
+
+
+def _train_jobs(out: Path, idx: Path, lrs=(0.01, 0.02, 0.05)):
+    from linclf_cli.sweeps import spec as sweep_spec
+    from linclf_cli.sweeps.core import plan_points
+
+    s = sweep_spec.SweepSpec(fixed={"data": str(idx), "model": "linear", "epochs": 2},
+                             grid={"learning_rate": list(lrs)}).check()
+    return [p.job for p in plan_points(s.points(), out, None)]
+
+
+def test_the_schedulers_pool_hook_runs_jobs_on_the_cluster(tmp_path, idx, cluster):
+    """run/report --executor dask: scheduler.run_jobs with the DaskPool executor factory
+    trains on the cluster, publishes here, stamps job.json; equal to the local pool's files."""
+    from linclf_cli.sweeps import executors
+    from linclf_cli.tasks import scheduler
+
+    with executors.Executor("dask", cluster.address, 1) as ex:
+        assert ex.jobs >= 2 and ex.factory is not None
+        errors = scheduler.run_jobs(_train_jobs(tmp_path / "dask", idx), ex.jobs, None, None,
+                                    executor_factory=ex.factory)
+    assert errors == {}
+    assert scheduler.run_jobs(_train_jobs(tmp_path / "local", idx), 2, None, None) == {}
+    fd = files_of(tmp_path / "dask")
+    assert len(fd) >= 3 * 6 and fd == files_of(tmp_path / "local")
+    assert all(jp.status == "done" for jp in _train_jobs(tmp_path / "dask", idx))  # stamped

@@ -99,16 +99,9 @@ def train_point(kind: str, params: dict, data_dir: str | None, argv) -> dict:
 def publish(jp, files: dict[str, bytes]) -> None:
     """Write a point's files as one run directory at ``jp.out`` (temp folder + rename), then
     its job.json stamp (last: a client killed in between simply redoes the point)."""
-    from linclf_cli.runs import io
-    from linclf_cli.runs.rundir import PLAIN_NAME, RunDir
     from linclf_cli.tasks.scheduler import _write_job_stamp
 
-    with RunDir(jp.out) as rd:
-        for name, data in files.items():
-            if not PLAIN_NAME.match(name) or name in ("job.json", "task.json"):
-                raise LinclfError(f"A worker returned a file named {name!r}; refused.")
-            io.atomic_write_bytes(rd.path / name, data)
-        rd.commit()
+    _publish_files(jp.out, files)
     _write_job_stamp(jp)
 
 
@@ -150,3 +143,105 @@ def run_dask(jobs: list, client, data_dir: Path | None, argv,
             fut.cancel()
         raise
     return errors
+
+
+# ----------------------------------------------------------------------------- the scheduler's pool hook
+
+
+class DaskPool:
+    """A ``concurrent.futures.Executor`` for the task scheduler's ``executor_factory`` hook
+    (``linclf run``/``report --executor dask``): each ``submit(_run_job, id, kind, params, out,
+    data_dir, argv, ...)`` trains the run on a Dask worker (:func:`train_point`) and, when its
+    files come back, publishes them at ``out`` on this machine; the future's result is the
+    run's metrics (its exception: the worker's message).  The scheduler's initializer (signal
+    handlers, parent-death signal, shared splits) is for local worker processes and is not
+    run on the Dask workers."""
+
+    def __init__(self, client, max_workers: int) -> None:
+        self.client = client
+        self.max_workers = max_workers
+        self._dask: list = []
+
+    def submit(self, fn, job_id, kind, params, out, data_dir, argv, *rest, **kw):
+        import concurrent.futures as cf
+
+        from linclf_cli.runs import io
+
+        result: cf.Future = cf.Future()
+        result.set_running_or_notify_cancel()
+        dfut = self.client.submit(train_point, kind, params, data_dir, argv, pure=False, retries=2,
+                                  key=f"linclf-{Path(out).name}-{os.urandom(4).hex()}")
+        self._dask.append(dfut)
+
+        def arrived(df) -> None:  # on the client's thread: publish, then settle the future
+            try:
+                res = df.result()
+                if "error" in res:
+                    raise LinclfError(res["error"])
+                _publish_files(Path(out), res["files"])
+                result.set_result(io.read_json(Path(out) / "metrics.json"))
+            except BaseException as exc:  # noqa: BLE001 - delivered to the scheduler's settle()
+                if not result.done():
+                    result.set_exception(exc if isinstance(exc, Exception) else LinclfError(str(exc)))
+
+        dfut.add_done_callback(arrived)
+        return result
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            for f in self._dask:
+                f.cancel()
+
+
+def _publish_files(out: Path, files: dict[str, bytes]) -> None:
+    from linclf_cli.runs import io
+    from linclf_cli.runs.rundir import PLAIN_NAME, RunDir
+
+    with RunDir(out) as rd:
+        for name, data in files.items():
+            if not PLAIN_NAME.match(name) or name in ("job.json", "task.json"):
+                raise LinclfError(f"A worker returned a file named {name!r}; refused.")
+            io.atomic_write_bytes(rd.path / name, data)
+        rd.commit()
+
+
+def dask_executor_factory(client):
+    """``executor_factory`` for ``scheduler.run_jobs``/``execute``: a :class:`DaskPool` (its
+    size is the scheduler's -j; the cluster's workers decide how many train at once)."""
+    def factory(max_workers, initializer, initargs):  # noqa: ARG001 - no local initializer
+        return DaskPool(client, max_workers)
+
+    return factory
+
+
+def cluster_threads(client) -> int:
+    """How many points the cluster trains at once (its worker threads), at least 1."""
+    try:
+        return max(1, sum(client.nthreads().values()))
+    except Exception:  # noqa: BLE001
+        return 1
+
+
+class Executor:
+    """``--executor``/``--scheduler`` of ``linclf run``/``report``: a context manager giving
+    the scheduler's ``executor_factory`` (None: local processes) and the number of parallel
+    trainings (the cluster's worker threads for dask); the client is closed on exit."""
+
+    def __init__(self, executor: str, scheduler: str | None, jobs: int) -> None:
+        self.address = check_executor(executor, scheduler)
+        self.kind, self.jobs = executor, jobs
+        self.client = None
+
+    def __enter__(self) -> "Executor":
+        if self.kind == "dask":
+            self.client = connect(self.address)
+            self.jobs = max(2, cluster_threads(self.client))  # >= 2: the pool path, never in-process
+        return self
+
+    @property
+    def factory(self):
+        return dask_executor_factory(self.client) if self.client is not None else None
+
+    def __exit__(self, *exc) -> None:
+        if self.client is not None:
+            self.client.close()
