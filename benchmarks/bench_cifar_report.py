@@ -88,6 +88,17 @@ def aml_work(cfg: dict, metrics: dict) -> tuple[float, float]:
     return flops, nbytes
 
 
+def _split_tag(kind: str, cfg: dict) -> str | None:
+    """The tag of the shared prepared split a run maps (as the scheduler names it), if any."""
+    try:
+        from linclf_cli.assignments.registry import prepared_split
+    except ImportError:  # an older linclf
+        return None
+    params = {k: v for k, v in cfg.items() if k != "kind"}
+    need = prepared_split(kind, params)
+    return need.tag if need is not None else None
+
+
 def analyse(results: Path, rates: dict, jobs: int) -> dict:
     """Per run and per task: seconds, FLOPs, bytes, floor and ratio."""
     gemm, bw = rates["gemm_f32_1thread"], rates["bandwidth"]["read"]
@@ -116,6 +127,7 @@ def analyse(results: Path, rates: dict, jobs: int) -> dict:
                 floor = max(flops / gemm, nbytes / bw)
                 row.update(flops=flops, bytes=nbytes, floor_s=floor,
                            ratio=train / floor if floor else float("nan"))
+        row["split"] = _split_tag(kind, cfg)
         runs.append(row)
     tasks: dict[str, dict] = defaultdict(lambda: defaultdict(float))
     for r in runs:
@@ -347,9 +359,14 @@ def print_summary(rates: dict, ana: dict, run: dict | None, jobs: int) -> None:
                   f"(PSS by pid: {', '.join(f'{p} {v / GB:.2f}' for p, v in ps['procs'].items())}), "
                   f"/dev/shm {ps['shm'] / GB:.2f} GB; splits published: "
                   f"{', '.join(ps['splits']) or 'none'}")
+        users = defaultdict(set)
+        for r in ana["runs"]:
+            if r.get("split"):
+                users[r["split"]].add("/".join(r["run"].split("/")[:2]))
         for d, rec in sorted((run.get("splits_live") or {}).items(), key=lambda kv: kv[1]["first_s"]):
+            tasks = ", ".join(sorted(users.get(rec["label"], ()))) or "?"
             print(f"  split {rec['label']}: live {rec['first_s']:.1f} s .. {rec['last_s']:.1f} s "
-                  f"({rec['last_s'] - rec['first_s']:.1f} s)")
+                  f"({rec['last_s'] - rec['first_s']:.1f} s), tasks {tasks}")
 
 
 def main(argv=None) -> int:

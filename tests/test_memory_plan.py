@@ -67,7 +67,8 @@ def test_without_the_budget_both_splits_would_be_live():
                               + [(f"a{i}", "A", 700) for i in range(1, 4)], budget=10 << 30))
     assert most == 2
     _, most = _simulate(_plan([(f"a{i}", "A", 700) for i in range(1)] + [("b0", "B", 700)]
-                              + [(f"a{i}", "A", 700) for i in range(1, 4)], budget=1500 * MB))
+                              + [(f"a{i}", "A", 700) for i in range(1, 4)], budget=1500 * MB,
+                              base=300 * MB))
     assert most == 1
 
 
@@ -130,6 +131,7 @@ def test_prepared_split_names_what_keys_the_split():
     b = prepared_split("dd2424", {"split": "bonus", "n_val": 1000, "eta": 0.01})
     c = prepared_split("dd2424", {"split": "a1"})
     assert a == b and a.nbytes == 60000 * 3072 * 4 and c.nbytes == 30000 * 3072 * 4
+    assert a.build_bytes > 50000 * 3072 > c.build_bytes  # bonus concatenates the five batches
     q3 = prepared_split("aml", {"optimizer": "sgd", "preprocess": "mean_image"})
     q4 = prepared_split("aml", {"optimizer": "adam", "preprocess": "normalize"})
     assert q3.tag != q4.tag and q3.nbytes == q4.nbytes == 60000 * 3072 * 4
@@ -276,3 +278,31 @@ def test_publishing_never_holds_a_large_split_twice(tmp_path, monkeypatch):
     if prepared._madvise_free() is not None:
         assert eaten == ["X"]
         assert not np.any(arrays["X"].ravel()[1024:-1024])  # given back: zero pages (but the ends)
+
+
+def test_a_broken_pool_fails_the_remaining_jobs_without_a_crash(tmp_path, monkeypatch):
+    """A worker that dies breaks the pool: the jobs submitted later fail with the same
+    message as the running ones (the run goes on to report them), their splits freed."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    monkeypatch.setattr(scheduler, "prepared_split",
+                        lambda kind, p: SplitNeed(p["split"], p["mb"] * MB) if p["split"] else None)
+    monkeypatch.setattr(scheduler, "estimated_cost", lambda kind, p: p["cost"])
+    freed = []
+    monkeypatch.setattr(prepared, "free_split", lambda folder, tag: freed.append(tag))
+
+    class Broken(cf.Executor):
+        calls = 0
+
+        def submit(self, fn, *args, **kw):
+            Broken.calls += 1
+            if Broken.calls > 1:
+                raise BrokenProcessPool("A child process terminated abruptly")
+            f = cf.Future()
+            f.set_exception(BrokenProcessPool("A child process terminated abruptly"))
+            return f
+
+    errors = scheduler.run_jobs(_jobs(tmp_path, [("a0", "A", 100), ("a1", "A", 100), ("t0", None, 0)]),
+                                2, None, None, executor_factory=lambda n, init, args: Broken())
+    assert errors == {label: "the worker process died" for label in ("a0 [a0]", "a1 [a1]", "t0 [t0]")}
+    assert freed == ["A"] and Broken.calls == 3

@@ -86,10 +86,12 @@ ITEMSIZE = {"float32": 4, "float64": 8}
 @dataclass(frozen=True)
 class SplitNeed:
     """The prepared CIFAR-10 split a run maps (runs/prepared.py): ``tag`` names it (runs
-    with the same tag share one copy), ``nbytes`` is its size."""
+    with the same tag share one copy), ``nbytes`` is its size, ``build_bytes`` what its
+    preparation holds besides (the uint8 images it is made from, when copied)."""
 
     tag: str
     nbytes: int
+    build_bytes: int = 0
 
 
 def prepared_split(kind: str, params: dict) -> SplitNeed | None:
@@ -105,25 +107,29 @@ def prepared_split(kind: str, params: dict) -> SplitNeed | None:
 
         cfg = build(KINDS[kind].config, params, kind).resolved()
         item = ITEMSIZE.get(cfg.dtype, 8)
+        small = 16 << 20  # statistics, labels, one-hot targets
         if kind == "dd2424":
             n_val = cfg.n_val if cfg.split == "bonus" else 0
-            rows = 3 * 10000 if cfg.split == "a1" else 50000 + CIFAR_TEST_ROWS
-            return SplitNeed(f"dd2424:{cfg.split}:{n_val}:{cfg.dtype}", rows * CIFAR_PIXELS * item)
+            if cfg.split == "a1":  # three batches, standardised straight from the map
+                return SplitNeed(f"dd2424:a1:0:{cfg.dtype}", 3 * 10000 * CIFAR_PIXELS * item, small)
+            return SplitNeed(f"dd2424:{cfg.split}:{n_val}:{cfg.dtype}",
+                             (50000 + CIFAR_TEST_ROWS) * CIFAR_PIXELS * item,
+                             50000 * CIFAR_PIXELS + small)  # the five batches concatenated
         rows = cfg.n_train + cfg.n_val + CIFAR_TEST_ROWS  # X_train, X_val, the whole test set
         return SplitNeed(f"aml:{cfg.n_train}:{cfg.n_val}:{cfg.n_test}:{cfg.preprocess}:{cfg.dtype}",
-                         rows * CIFAR_PIXELS * item)
+                         rows * CIFAR_PIXELS * item, 50000 * CIFAR_PIXELS + small)
     except Exception:  # noqa: BLE001 - a bad config is reported by the run itself
         return None
 
 
 def estimated_memory(kind: str, params: dict) -> int:
-    """Bytes a run holds besides its process and its prepared split (measured peaks, rounded
-    up): DD2424 a few batch buffers and the chunked evaluations; AML the hidden activations
-    of its largest evaluation pass."""
+    """Bytes a run holds besides its process and its prepared split (measured, rounded up):
+    DD2424 a few batch buffers and the chunked evaluations; AML the hidden activations of its
+    largest evaluation pass (10 000 rows at a time)."""
     p = params
     try:
         if kind == "dd2424":
-            return 40 << 20
+            return 30 << 20
         if kind == "aml":
             widest = max([int(h) for h in (p.get("hidden") or [50])])
             rows = max(int(p.get("n_val", 1000)), int(p.get("batch_size", 200)), CIFAR_TEST_ROWS)

@@ -326,11 +326,11 @@ def process_pool(max_workers: int, initializer: Callable[..., None], initargs: t
 
 BUDGET_ENV = "LINCLF_MEMORY_BUDGET"
 DEFAULT_BUDGET = 1_500_000_000  # bytes: the whole report, parent + workers + shared splits
-# measured (PSS, benchmarks/bench_cifar_report.py): the scheduler process about 40 MB, a
-# worker about 125 MB between jobs (interpreter, imports, its share of the CIFAR-10 map)
-PARENT_BYTES = 50 << 20
-WORKER_BYTES = 130 << 20
-BUILD_BYTES = 200 << 20  # preparing a split: the uint8 training images and statistics
+# measured (PSS less shared memory, benchmarks/bench_cifar_report.py): the scheduler process
+# 22-38 MB; a worker 112-175 MB (interpreter, imports, its share of the CIFAR-10 map, what
+# its allocator kept from earlier jobs)
+PARENT_BYTES = 40 << 20
+WORKER_BYTES = 150 << 20
 _UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9,
           "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}
 
@@ -357,8 +357,8 @@ def memory_budget(value: str | None = None) -> int:
 class MemoryPlan:
     """Which job to start next so that the planned memory stays within ``budget``.
 
-    Each job declares the prepared split it maps (``SplitNeed``: tag and size, or None) and
-    its own working set.  A split is *live* from the start of its first job until its last
+    Each job declares the prepared split it maps (``SplitNeed``: tag, size and what preparing
+    it holds besides, counted for the job that prepares it; or None) and its own working set.  A split is *live* from the start of its first job until its last
     job (pending or running) ends; then :meth:`finish` returns its tag to free.  Planned
     memory = ``base`` (the processes) + live splits + running jobs' working sets.  A job
     starts only when it keeps that within the budget, preferring jobs whose split is live
@@ -377,7 +377,7 @@ class MemoryPlan:
                 self.users[n.tag] = self.users.get(n.tag, 0) + 1
         self.live: dict[str, int] = {}
         self.running: dict[str, Any] = {}
-        self.extra: dict[str, int] = {}  # running jobs that prepare their split: BUILD_BYTES
+        self.extra: dict[str, int] = {}  # running jobs that prepare their split: its build_bytes
         self.peak = 0  # the largest planned memory while running
 
     def planned(self) -> int:
@@ -388,7 +388,7 @@ class MemoryPlan:
         """Planned memory added by starting ``jp``."""
         n = self.needs.get(jp.label)
         extra = self.sizes.get(jp.label, 0)
-        return extra + (n.nbytes + BUILD_BYTES if n is not None and n.tag not in self.live else 0)
+        return extra + (n.nbytes + n.build_bytes if n is not None and n.tag not in self.live else 0)
 
     def pick(self):
         """The next job to start (removed from pending), or None: wait for one to end."""
@@ -405,7 +405,7 @@ class MemoryPlan:
             n = self.needs.get(choice.label)
             if n is not None and n.tag not in self.live:
                 self.live[n.tag] = n.nbytes
-                self.extra[choice.label] = BUILD_BYTES
+                self.extra[choice.label] = n.build_bytes
             self.running[choice.label] = choice
             self.peak = max(self.peak, self.planned())
         return choice
@@ -498,8 +498,13 @@ def _run_pool(jobs: list[JobPlan], n_workers: int, data_dir: Path | None,
         while mplan.pending or futures:
             while len(futures) < workers and (jp := mplan.pick()) is not None:
                 need = mplan.needs.get(jp.label)
-                futures[pool.submit(_run_job, ids[jp.label], jp.spec.kind, jp.spec.params,
-                                    str(jp.out), dd, argv, need.tag if need else None)] = jp
+                try:
+                    fut = pool.submit(_run_job, ids[jp.label], jp.spec.kind, jp.spec.params,
+                                      str(jp.out), dd, argv, need.tag if need else None)
+                except BrokenProcessPool as exc:  # a worker died: every later job fails the same
+                    fut = cf.Future()
+                    fut.set_exception(exc)
+                futures[fut] = jp
             done, _ = cf.wait(set(futures), timeout=0.1, return_when=cf.FIRST_COMPLETED)
             while not queue.empty():
                 try:
