@@ -222,3 +222,59 @@ def test_the_schedulers_pool_hook_runs_jobs_on_the_cluster(tmp_path, idx, cluste
     fd = files_of(tmp_path / "dask")
     assert len(fd) >= 3 * 6 and fd == files_of(tmp_path / "local")
     assert all(jp.status == "done" for jp in _train_jobs(tmp_path / "dask", idx))  # stamped
+
+
+SMALL_TASKS = """version: 1
+assignments:
+  - id: small
+    title: "two short TDT4265 runs"
+    tasks:
+      - id: "a"
+        title: "softmax, 1 epoch"
+        command: train
+        args: {model: softmax, epochs: 1, seed: 0}
+      - id: "b"
+        title: "softmax, 1 epoch, l2"
+        command: train
+        args: {model: softmax, epochs: 1, l2: 0.5, seed: 0}
+"""
+
+
+def test_run_with_the_dask_executor_equals_local(tmp_path, cluster, data_dir):  # real MNIST
+    from typer.testing import CliRunner
+
+    from linclf_cli.cli.app import build_app
+
+    tf = tmp_path / "tasks.yaml"
+    tf.write_text(SMALL_TASKS)
+    runner = CliRunner()
+    got = {}
+    for name, extra in (("local", ["-j", "2"]), ("dask", ["--executor", "dask", "--scheduler", cluster.address])):
+        res = tmp_path / name
+        r = runner.invoke(build_app(only="run"), ["run", "small", "-f", str(tf), "-r", str(res),
+                                                  "--data-dir", str(data_dir), "--json", *extra])
+        assert r.exit_code == 0, r.output
+        assert sorted(json.loads(r.stdout)["trained"]) == ["small/a", "small/b"]
+        got[name] = {str(p.relative_to(res)): p.read_bytes() for p in sorted(res.rglob("*"))
+                     if p.is_file() and p.name not in ("run.json", "task.json", ".linclf.lock")}
+    assert len(got["local"]) > 10 and got["local"] == got["dask"]
+
+
+def test_run_and_report_refuse_a_bad_executor_and_an_unreachable_scheduler(tmp_path):
+    from typer.testing import CliRunner
+
+    from linclf_cli.cli.app import build_app
+
+    tf = tmp_path / "tasks.yaml"
+    tf.write_text(SMALL_TASKS)
+    runner = CliRunner()
+    for cmd in ("run", "report"):
+        r = runner.invoke(build_app(only=cmd), [cmd, "small", "-f", str(tf), "-r", str(tmp_path / cmd),
+                                                "--executor", "ray"])
+        assert r.exit_code == 2 and "--executor" in r.output, r.output
+    t0 = time.monotonic()
+    r = runner.invoke(build_app(only="run"), ["run", "small", "-f", str(tf), "-r", str(tmp_path / "r"),
+                                              "--executor", "dask", "--scheduler",
+                                              f"tcp://127.0.0.1:{_free_port()}"])
+    assert r.exit_code == 1 and "Cannot reach the Dask scheduler" in " ".join(r.output.split()), r.output
+    assert time.monotonic() - t0 < 30

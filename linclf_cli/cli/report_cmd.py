@@ -14,7 +14,8 @@ from linclf_cli.tasks.lock import results_lock
 
 from .common import err_console, handle_errors
 from .links import file_link, open_in_browser
-from .tasks_cmd import DataDir, ResultsDir, TasksFile, load_tasks, run_plans, summarize
+from .tasks_cmd import (DataDir, ExecutorOpt, ResultsDir, SchedulerAddr, TasksFile, load_tasks, run_plans,
+                        summarize)
 
 
 @handle_errors
@@ -28,6 +29,8 @@ def report(
     results_dir: ResultsDir = Path("results"),
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="The files written and the expectations (passed, failed, not run) as JSON on stdout.")] = False,
+    executor: ExecutorOpt = "local",
+    scheduler_addr: SchedulerAddr = None,
 ) -> None:
     """Regenerate every figure and number of the report: run stale tasks, then write
     RESULTS/REPORT.md and a self-contained RESULTS/report.html (math rendered offline).
@@ -39,15 +42,19 @@ def report(
       linclf report
       linclf report tdt4265-a1 --results-dir /tmp/results -j 2
       linclf report tdt4265-a1 --pdf --open
+      linclf report --executor dask --scheduler tcp://HOST:8786
     """
+    from linclf_cli.sweeps import executors
+
+    executors.check_executor(executor, scheduler_addr)  # a bad --executor before anything runs
     if pdf:  # before any training: say how to get a browser rather than fail at the end
         from linclf_cli.report.pdf import require_chromium
 
         require_chromium()
     tf = load_tasks(tasks_file)  # --tasks-file, ./tasks.yaml, else the packaged copy
     chosen = tf.resolve(names) if names else tf.all_tasks()
-    with results_lock(results_dir, wait, lambda: err_console.print(
-            f"Waiting for another linclf process on {results_dir} ...")):
+    with executors.Executor(executor, scheduler_addr, jobs or scheduler.default_workers()) as ex, results_lock(
+            results_dir, wait, lambda: err_console.print(f"Waiting for another linclf process on {results_dir} ...")):
         plans = scheduler.plan(tf, chosen, results_dir, data_dir)
         no_mnist = [p for p in plans if p.status == "unavailable" and p.reason.startswith("mnist")]
         if no_mnist:  # CIFAR-10 is optional ("not run"); MNIST is the core of the report
@@ -55,7 +62,7 @@ def report(
 
             find_dataset("mnist", data_dir)  # raises DataError naming the files and the fix
         before = {p.task.ref: p.status for p in plans}
-        outcome = run_plans(plans, jobs or scheduler.default_workers(), data_dir)
+        outcome = run_plans(plans, ex.jobs, data_dir, executor_factory=ex.factory)
         summarize(outcome, before)
         text, expectations = build(tf, plans, results_dir, _provenance())
         md, html = results_dir / "REPORT.md", results_dir / "report.html"

@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from linclf_cli.errors import LinclfError, UsageError
+from linclf_cli.sweeps import executors
 from linclf_cli.tasks import scheduler
 from linclf_cli.tasks.lock import results_lock
 from linclf_cli.tasks.schema import TaskFile, load_task_file
@@ -34,6 +35,8 @@ TasksFile = Annotated[Optional[Path], typer.Option(
     help="The task definitions (default: tasks.yaml in the current directory, else the copy shipped with linclf).")]
 ResultsDir = Annotated[Path, typer.Option("--results-dir", "-r", help="Where task outputs go (default: results/ in the current directory).")]
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Dataset folder (else $LINCLF_DATA_DIR, then the user cache).")]
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="Where the trainings run: local (processes, -j) or dask (a Dask distributed cluster; needs linclf[distributed]).")]
+SchedulerAddr = Annotated[Optional[str], typer.Option("--scheduler", help="--executor dask: the scheduler, tcp://HOST:8786 (default: $LINCLF_DASK_SCHEDULER).", show_default=False)]
 
 STATUS_STYLE = {"up-to-date": "green", "stale": "yellow", "missing": "yellow",
                 "unavailable": "dim", "failed": "red"}
@@ -147,14 +150,15 @@ def plan_rows(plans: list[scheduler.TaskPlan]) -> list[dict]:
              "status": p.status, "reason": p.reason, "dir": str(p.dir)} for p in plans]
 
 
-def run_plans(plans, workers: int, data_dir, console=None) -> scheduler.Outcome:
+def run_plans(plans, workers: int, data_dir, console=None, executor_factory=None) -> scheduler.Outcome:
     """Execute with one Rich progress display covering every job.  The overall bar counts
-    each distinct training once (identical runs of two tasks are trained once and copied)."""
+    each distinct training once (identical runs of two tasks are trained once and copied).
+    ``executor_factory``: where the trainings run (None: local processes; see --executor)."""
     progress = make_progress(console)
     todo = [j for p in plans if p.status in TO_RUN for j in p.jobs if j.status != "done"]
     with progress:
         hook = job_progress_hook(progress, len({j.key for j in todo}))
-        outcome = scheduler.execute(plans, workers, data_dir, sys.argv, hook)
+        outcome = scheduler.execute(plans, workers, data_dir, sys.argv, hook, executor_factory)
         hook.finish()
     return outcome
 
@@ -207,6 +211,8 @@ def run(
     results_dir: ResultsDir = Path("results"),
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Every task's status, folder and error as JSON on stdout.")] = False,
+    executor: ExecutorOpt = "local",
+    scheduler_addr: SchedulerAddr = None,
 ) -> None:
     """Run tasks (and what they use) into RESULTS/<assignment>/<task>/, skipping up-to-date ones.
 
@@ -216,9 +222,11 @@ def run(
       linclf run --all -j 2
       linclf run tdt4265-a1 --dry-run --explain
       linclf run 4c --force --json
+      linclf run dd2424-a1 --executor dask --scheduler tcp://HOST:8786
     """
     if jobs < 0:
         raise UsageError(f"--jobs must be >= 1, got {jobs}.")
+    executors.check_executor(executor, scheduler_addr)  # a bad --executor before anything runs
     tf = load_tasks(tasks_file)
     chosen = select(tf, names or [], all_)
     workers = jobs or scheduler.default_workers()
@@ -234,8 +242,8 @@ def run(
             err_console.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True)
         err_console.print(f"{n} task(s) would run with {workers} worker(s).")
         return
-    with results_lock(results_dir, wait, lambda: err_console.print(
-            f"Waiting for another linclf process on {results_dir} ...")):
+    with executors.Executor(executor, scheduler_addr, workers) as ex, results_lock(
+            results_dir, wait, lambda: err_console.print(f"Waiting for another linclf process on {results_dir} ...")):
         plans = scheduler.plan(tf, chosen, results_dir, data_dir, force)
         requested = {t.ref for t in chosen}
         unavailable = [p for p in plans if p.status == "unavailable" and p.task.ref in requested]
@@ -243,7 +251,7 @@ def run(
             p = unavailable[0]
             raise LinclfError(f"Task {p.task.ref} cannot run: {_reason(p)}")
         before = {p.task.ref: p.status for p in plans}
-        outcome = run_plans(plans, workers, data_dir)
+        outcome = run_plans(plans, ex.jobs, data_dir, executor_factory=ex.factory)
     summarize(outcome, before)
     if as_json:
         typer.echo(json.dumps({"tasks": [dict(r, was=before[r["task"]]) for r in plan_rows(outcome.plans)],

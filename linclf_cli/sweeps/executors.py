@@ -211,6 +211,7 @@ def dask_executor_factory(client):
     def factory(max_workers, initializer, initargs):  # noqa: ARG001 - no local initializer
         return DaskPool(client, max_workers)
 
+    factory.memory_budget = 1 << 62  # the runs' memory is the workers', not this machine's
     return factory
 
 

@@ -459,7 +459,7 @@ def run_jobs(jobs: list[JobPlan], n_workers: int, data_dir: Path | None, argv: l
 
     if not jobs:
         return errors
-    if n_workers <= 1 or len(jobs) == 1:
+    if executor_factory is None and (n_workers <= 1 or len(jobs) == 1):  # a factory: always its pool
         for jp in jobs:
             hook("start", jp.label, 0, 0)
             hook("progress", jp.label, 0, 0, {})  # running now
@@ -489,7 +489,7 @@ def _run_pool(jobs: list[JobPlan], n_workers: int, data_dir: Path | None,
     settled: set[str] = set()
     # Longest runs first, within the memory plan: the cores stay busy until the last run ends
     # and at most the budget's worth of prepared splits is live (order never changes a result).
-    mplan = plan_memory(jobs, workers)
+    mplan = plan_memory(jobs, workers, getattr(executor_factory, "memory_budget", None))  # remote: its own
     order = list(mplan.pending)
     ids = {jp.label: i for i, jp in enumerate(order)}
     try:
@@ -569,8 +569,10 @@ def finalize(tp: TaskPlan, plans: dict[str, TaskPlan]) -> dict:
 
 
 def execute(plans: list[TaskPlan], n_workers: int, data_dir: Path | None,
-            argv: list[str] | None = None, hook: ProgressHook | None = None) -> Outcome:
-    """Run every stale job, then finalise every stale task (dependencies first)."""
+            argv: list[str] | None = None, hook: ProgressHook | None = None,
+            executor_factory: ExecutorFactory | None = None) -> Outcome:
+    """Run every stale job (in ``executor_factory``'s pool, see run_jobs), then finalise every
+    stale task (dependencies first)."""
     outcome = Outcome(plans)
     todo = [jp for tp in plans if tp.status in ("missing", "stale") for jp in tp.jobs
             if jp.status in ("missing", "stale")]
@@ -583,7 +585,7 @@ def execute(plans: list[TaskPlan], n_workers: int, data_dir: Path | None,
         else:
             first[jp.key] = jp
     unique = list(first.values())
-    outcome.errors.update(run_jobs(unique, n_workers, data_dir, argv, hook))
+    outcome.errors.update(run_jobs(unique, n_workers, data_dir, argv, hook, executor_factory))
     for jp, src in copies:
         if src.label in outcome.errors:
             outcome.errors[jp.label] = outcome.errors[src.label]
