@@ -4,9 +4,10 @@ Both take the scheduler's :class:`~linclf_cli.tasks.scheduler.JobPlan` list (the
 to train) and return ``label -> error message`` for the points that failed; every point that
 succeeded has been published at ``jp.out`` (atomically) and stamped with its ``job.json``.
 
-``local`` is the task scheduler's process pool (``-j N``).  ``dask`` submits one task per
-point to a Dask distributed scheduler (``client.submit(..., pure=False, retries=2)``); Dask
-itself retries a point whose worker dies.  A worker trains into its own temporary folder and
+Both are the task scheduler's ``run_jobs``: ``local`` with its process pool (``-j N``),
+``dask`` with :class:`DaskPool` through its ``executor_factory`` hook (also what ``linclf
+run``/``report --executor dask`` use), which submits one Dask task per point
+(``client.submit(..., pure=False, retries=2)``); Dask itself retries a point whose worker dies.  A worker trains into its own temporary folder and
 returns the run directory's files as bytes; only the client writes into the sweep folder, so
 the workers need the package and the data, never a shared results folder.
 """
@@ -96,53 +97,14 @@ def train_point(kind: str, params: dict, data_dir: str | None, argv) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def publish(jp, files: dict[str, bytes]) -> None:
-    """Write a point's files as one run directory at ``jp.out`` (temp folder + rename), then
-    its job.json stamp (last: a client killed in between simply redoes the point)."""
-    from linclf_cli.tasks.scheduler import _write_job_stamp
-
-    _publish_files(jp.out, files)
-    _write_job_stamp(jp)
-
-
 def run_dask(jobs: list, client, data_dir: Path | None, argv,
              hook: Callable | None = None) -> dict[str, str]:
-    """Submit every point, publish each as it comes back; label -> error for the failures."""
-    distributed = import_distributed()
-    hook = hook or (lambda *a: None)
-    errors: dict[str, str] = {}
-    if not jobs:
-        return errors
-    from linclf_cli.assignments.registry import estimated_cost
+    """The scheduler's run_jobs with a :class:`DaskPool`: every point trains on the cluster
+    (as many at once as it has worker threads), each published here as it comes back."""
+    from linclf_cli.tasks import scheduler
 
-    dd = str(data_dir) if data_dir else None
-    order = sorted(jobs, key=lambda jp: -estimated_cost(jp.spec.kind, jp.spec.params))
-    futures = {}
-    try:
-        for jp in order:
-            fut = client.submit(train_point, jp.spec.kind, jp.spec.params, dd, argv,
-                                pure=False, retries=2, key=f"linclf-{jp.out.name}-{os.urandom(4).hex()}")
-            futures[fut] = jp
-            hook("start", jp.label, 0, 0)
-        for fut in distributed.as_completed(list(futures), loop=client.loop):
-            jp = futures[fut]
-            try:
-                res = fut.result()
-            except Exception as exc:  # noqa: BLE001 - KilledWorker, a bug on the worker, ...
-                errors[jp.label] = f"{type(exc).__name__}: {exc}"
-                hook("failed", jp.label, 0, 0)
-                continue
-            if "error" in res:
-                errors[jp.label] = res["error"]
-                hook("failed", jp.label, 0, 0)
-                continue
-            publish(jp, res["files"])
-            hook("done", jp.label, 1, 1)
-    except BaseException:
-        for fut in futures:
-            fut.cancel()
-        raise
-    return errors
+    return scheduler.run_jobs(jobs, max(2, cluster_threads(client)), data_dir, argv, hook,
+                              executor_factory=dask_executor_factory(client))
 
 
 # ----------------------------------------------------------------------------- the scheduler's pool hook
