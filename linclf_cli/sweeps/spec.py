@@ -123,7 +123,7 @@ def value(name: str, raw: Any, option: str) -> Any:
             return False
         raise bad()
     if kind == "ints":
-        parts = raw if isinstance(raw, (list, tuple)) else str(raw).replace("x", " ").split()
+        parts = raw if isinstance(raw, (list, tuple)) else str(raw).replace("x", " ").replace(",", " ").split()
         if isinstance(raw, int) and not isinstance(raw, bool):
             parts = [raw]
         try:
@@ -137,6 +137,8 @@ def value(name: str, raw: Any, option: str) -> Any:
         raise bad()
     if allowed and raw.strip() not in allowed:
         raise bad()
+    if name == "data" and Path(raw.strip()).is_dir() and raw.strip() not in ("mnist", "mnist-2v3", "cifar10"):
+        return str(Path(raw.strip()).resolve())  # a folder: absolute, so every worker finds it
     return raw.strip()
 
 
