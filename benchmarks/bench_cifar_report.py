@@ -2,13 +2,18 @@
 
     python benchmarks/bench_cifar_report.py [--data-dir DIR] [-j 2] [names ...]
     python benchmarks/bench_cifar_report.py --from-results DIR   # analyse a finished run
+    python benchmarks/bench_cifar_report.py -j 2 dd2424-a1/bonus1-ablation aml-a2/q3b aml-a2/q4b
+        # only the heavy CIFAR tasks: where the memory peak comes from
 
 1. Measures the machine: single-core float32 GEMM rate (2048^3 ``np.matmul``, best of 3,
    BLAS pinned to one thread as linclf runs) and read bandwidth (``np.sum`` of 512 MiB).
 2. Runs ``linclf report --results-dir TMP -j N [names]`` as a process on an empty results
-   directory (cold), sampling every 0.2 s the resident memory of the parent and all its
-   workers (sum of RSS, and of PSS, which counts shared pages such as the memory-mapped
-   CIFAR-10 files once), and ``RUSAGE_CHILDREN`` maxrss (the largest single process).
+   directory (cold), sampling every 0.2 s the memory of the parent and all its workers:
+   the peak of their own PSS (shared pages such as the memory-mapped CIFAR-10 files counted
+   once; /dev/shm mappings left out) plus every /dev/shm file they map or have published
+   (the prepared splits, whole and once, touched or not), the process breakdown at that
+   peak, when each prepared split was live and which tasks used it; also the sums of RSS
+   and PSS and ``RUSAGE_CHILDREN`` maxrss (the largest single process).
 3. Reads every run's ``config.yaml`` and ``run.json`` (``seconds``) and, for each CIFAR run,
    the work it must do:
 
@@ -183,7 +188,9 @@ def _mem(pid: int) -> tuple[int, int, int]:
 
 
 def _shm_mappings(pid: int) -> dict[str, int]:
-    """``{inode: mapped bytes}`` of the /dev/shm files ``pid`` maps (deleted ones too)."""
+    """``{inode: bytes}`` of the /dev/shm files ``pid`` maps (deleted ones too): what each
+    file has allocated (a file being written counts what is written so far), else, when that
+    cannot be read, the length of its mappings."""
     out: dict[str, int] = {}
     try:
         lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
@@ -193,7 +200,11 @@ def _shm_mappings(pid: int) -> dict[str, int]:
         parts = line.split(None, 5)
         if len(parts) == 6 and parts[5].startswith("/dev/shm/"):
             lo, hi = (int(x, 16) for x in parts[0].split("-"))
-            out[parts[4]] = out.get(parts[4], 0) + hi - lo
+            try:
+                n = os.stat(f"/proc/{pid}/map_files/{parts[0]}").st_blocks * 512
+            except OSError:
+                n = out.get(parts[4], 0) + hi - lo
+            out[parts[4]] = max(out.get(parts[4], 0), n)
     return out
 
 

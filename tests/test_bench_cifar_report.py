@@ -60,3 +60,23 @@ def test_analyse_groups_runs_by_task(tmp_path):
     assert "floor_s" not in next(x for x in out["runs"] if x["kind"] == "tdt4265")
     floors = sum(x.get("floor_s", x["total_s"]) for x in out["runs"])
     assert out["floor_whole_s"] == pytest.approx(floors / 2)
+
+
+def test_memory_sampler_counts_each_shared_split_once_with_its_tag(tmp_path):
+    import os
+
+    import numpy as np
+
+    folder = tmp_path / f"linclf-shared-{os.getpid()}-abc"
+    split = folder / "0123456789abcdef"
+    split.mkdir(parents=True)
+    np.save(split / "X.npy", np.ones((256, 1024), dtype=np.float32))  # 1 MiB
+    (split / ".tag-00").write_text("dd2424:bonus:1000:float32\n")
+    (folder / "other.lock").write_text("")
+    s = B.MemorySampler(os.getpid(), shm_base=tmp_path)
+    got = s.sample()
+    assert got["splits"] == ["dd2424:bonus:1000:float32"]
+    assert (1 << 20) <= got["shm"] < (1 << 20) + (64 << 10)  # the file, whole
+    assert got["total"] == got["private"] + got["shm"] and got["private"] > 0
+    assert str(os.getpid()) in got["procs"]
+    assert s.splits["0123456789abcdef"]["label"] == "dd2424:bonus:1000:float32"
