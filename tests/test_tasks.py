@@ -29,7 +29,7 @@ def invoke(*args):
 def test_repository_tasks_file_is_valid_and_complete():
     tf = load_task_file(ROOT / "tasks.yaml")
     ids = [t.id for t in tf.assignment("tdt4265-a1").tasks]
-    assert ids == ["1a", "1b", "2a", "2b", "2c", "2d", "2e", "3a", "3b", "3c", "3d",
+    assert ids == ["1a", "1b", "2a", "2b", "2c", "2d", "2e", "2e-seeds", "3a", "3b", "3b-seeds", "3c", "3d",
                    "4a", "4b", "4c", "4d", "4e"]
     assert all(t.expect for t in tf.all_tasks())
     assert tf.by_ref()["tdt4265-a1/4b"].uses == ("tdt4265-a1/3b",)

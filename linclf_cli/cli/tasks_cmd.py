@@ -213,6 +213,11 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Every task's status, folder and error as JSON on stdout.")] = False,
     executor: ExecutorOpt = "local",
     scheduler_addr: SchedulerAddr = None,
+    seeds: Annotated[Optional[int], typer.Option(
+        "--seeds", show_default=False,
+        help="Rerun each named training task over N seeds derived from its seed (independent of -j): "
+             "a seed study in RESULTS/<assignment>/<task>-seeds/ with every seed's metrics, the course-stream "
+             "value, median and range of each metric, and a histogram.")] = None,
 ) -> None:
     """Run tasks (and what they use) into RESULTS/<assignment>/<task>/, skipping up-to-date ones.
 
@@ -223,12 +228,21 @@ def run(
       linclf run tdt4265-a1 --dry-run --explain
       linclf run 4c --force --json
       linclf run dd2424-a1 --executor dask --scheduler tcp://HOST:8786
+      linclf run 2e --seeds 20 -j 2
     """
     if jobs < 0:
         raise UsageError(f"--jobs must be >= 1, got {jobs}.")
     executors.check_executor(executor, scheduler_addr)  # a bad --executor before anything runs
+    if seeds is not None:
+        from linclf_cli.tasks import seeds as seed_study
+
+        seed_study.check_n(seeds)
+        if all_ or not names:
+            raise UsageError("--seeds needs the training tasks named.", "For example `linclf run 2e --seeds 20`.")
     tf = load_tasks(tasks_file)
     chosen = select(tf, names or [], all_)
+    if seeds is not None:
+        chosen = seed_study.seed_studies(tf, chosen, seeds)
     workers = jobs or scheduler.default_workers()
     if dry_run:
         plans = scheduler.plan(tf, chosen, results_dir, data_dir, force)

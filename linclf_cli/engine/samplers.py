@@ -8,6 +8,18 @@
 ``drop_last`` drops the last incomplete batch (walking ``n // B`` batches per epoch).
 In-order batches are slices (views, no copies); the others are index arrays.  ``rng`` may be
 a ``numpy.random.Generator`` or a ``RandomState`` (a course's legacy stream).
+
+Random streams (a recipe's ``rng`` setting, :func:`make_rng`):
+
+* ``numpy``: linclf's own ``numpy.random.default_rng(seed)``;
+* ``legacy``: an explicit ``numpy.random.RandomState(seed)`` -- the stream a starter's
+  ``np.random.seed(seed)`` feeds to ``np.random.shuffle``, ``np.random.randn`` and
+  ``np.random.choice`` -- never the global state.  ``RandomState.permutation(n)`` shuffles a
+  fresh ``arange(n)`` with exactly the draws of ``np.random.shuffle(list(range(n)))``, which is
+  what the TDT4265 starter's batch loader does at the start of every epoch (it builds
+  ``indices = list(range(len(X)))`` anew on each call, so epoch 2's order is a shuffle of
+  ``arange``, not of epoch 1's order: this order reproduces the published 2e stop epoch 16 and
+  the 3b numbers to every printed digit, the in-place reshuffle of one array does not).
 """
 
 from __future__ import annotations
@@ -18,6 +30,17 @@ from typing import Any
 import numpy as np
 
 KINDS = ("in-order", "shuffle", "replacement")
+RNG_KINDS = ("numpy", "legacy")
+
+
+def make_rng(kind: str, seed: int):
+    """The random source of a recipe's ``rng`` setting: ``numpy`` -> ``default_rng(seed)``,
+    ``legacy`` -> a private ``RandomState(seed)`` (the starters' ``np.random.seed(seed)``)."""
+    if kind == "numpy":
+        return np.random.default_rng(seed)
+    if kind == "legacy":
+        return np.random.RandomState(seed)
+    raise ValueError(f"rng must be one of {RNG_KINDS}, got {kind!r}")
 
 
 @dataclass

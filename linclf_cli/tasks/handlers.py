@@ -465,3 +465,6 @@ class ToyHandler(Handler):
 HANDLERS: dict[str, Handler] = {h.command: h for h in (
     TrainHandler(), GradcheckHandler(), SweepLambdaHandler(), DiscussHandler(),
     GridHandler(), DepthHandler(), HistogramsHandler(), ToyHandler())}
+from .seeds import SeedsHandler  # noqa: E402 - seed studies (tasks/seeds.py imports this module lazily)
+
+HANDLERS[SeedsHandler.command] = SeedsHandler()

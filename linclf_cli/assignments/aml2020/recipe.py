@@ -50,6 +50,7 @@ from linclf_cli.data.splits import aml_split, subtract_mean_image
 from linclf_cli.assignments.aml2020 import toy as aml_toy
 from linclf_cli.engine import mlp
 from linclf_cli.engine.mlp_trainer import train_adam, train_sgd
+from linclf_cli.engine.samplers import RNG_KINDS, make_rng
 from linclf_cli.errors import UsageError
 from linclf_cli.plots.figures import Series, line_figure
 from linclf_cli.plots.images import first_layer_grid
@@ -86,7 +87,10 @@ TOY_THRESHOLDS = {"forward": 1e-7, "loss": 1e-12, "gradcheck": 1e-8, "toy_loss":
 @dataclass(frozen=True)
 class AmlToyConfig:
     """The toy checks.  The model (RandomState(0), std 0.1) and data (RandomState(1)) are
-    the starter's; ``seed`` drives only the with-replacement batch draws of Q3a."""
+    the starter's; ``seed`` drives only the with-replacement batch draws of Q3a, from
+    ``default_rng(seed)`` (``rng: numpy``) or, with ``rng: legacy``, from ``RandomState(seed)``
+    continuing after the model's 70 draws, as the notebook's (seed 0: its printed losses).
+    ``numpy`` is left out of ``to_dict`` so older runs keep their keys."""
 
     ALIASES: ClassVar[dict] = {"l2": "reg", "iterations": "num_iters"}  # the one vocabulary
     learning_rate: float = 0.1
@@ -96,6 +100,7 @@ class AmlToyConfig:
     learning_rate_decay: float = 0.95
     h: float = 1e-5
     seed: int = 0
+    rng: str = "numpy"
 
     def resolved(self) -> "AmlToyConfig":
         return dataclasses.replace(
@@ -109,10 +114,14 @@ class AmlToyConfig:
                                        "The starter decays by 0.95.", positive=True),
             h=_float("h", self.h, "The starter's step is h = 1e-5.", positive=True),
             seed=_int("seed", self.seed, 0, "Use a non-negative integer seed."),
+            rng=_choice("rng", self.rng, RNG_KINDS, "random stream (rng)"),
         )
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if d["rng"] == "numpy":
+            d.pop("rng")
+        return d
 
 
 def run_toy(cfg: AmlToyConfig, out: Path, ctx: RunContext | None = None) -> dict:
@@ -137,10 +146,13 @@ def run_toy(cfg: AmlToyConfig, out: Path, ctx: RunContext | None = None) -> dict
             if ctx.progress is not None:
                 ctx.progress(info["iteration"] + 1, cfg.num_iters, {"loss": info["loss"]})
 
+        rng = make_rng(cfg.rng, cfg.seed)
+        if cfg.rng == "legacy":  # the notebook's batches continue the model's seed-0 stream
+            aml_toy.init_toy_model(rng)
         hist = train_sgd(params, X, y, X, y, learning_rate=cfg.learning_rate,
                          learning_rate_decay=cfg.learning_rate_decay, reg=cfg.reg,
                          num_iters=cfg.num_iters, batch_size=cfg.batch_size,
-                         rng=np.random.default_rng(cfg.seed), callback=callback)
+                         rng=rng, callback=callback)
         losses = np.asarray(hist["loss_history"], dtype=np.float64)
         gradcheck = {c.name: c.max_rel_error for c in checks}
         g_max = max(gradcheck.values())
@@ -178,7 +190,7 @@ def run_toy(cfg: AmlToyConfig, out: Path, ctx: RunContext | None = None) -> dict
         seconds = {"checks": t_checks, "total": time.perf_counter() - t0}
         io.write_json(d / "run.json", run_record(
             ctx.argv, cfg.seed, seconds, started,
-            {"data": "AML toy data (RandomState(1): X = 10 N(0,1) of shape 5x4)"}))
+            {"rng": {"kind": cfg.rng, "seed": cfg.seed}, "data": "AML toy data (RandomState(1): X = 10 N(0,1) of shape 5x4)"}))
         rd.commit()
     return metrics
 

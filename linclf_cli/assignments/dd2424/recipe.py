@@ -44,6 +44,7 @@ from linclf_cli.engine.fused_trainer import (
     ground_truth_probabilities,
     train_fused,
 )
+from linclf_cli.engine.samplers import RNG_KINDS, make_rng
 from linclf_cli.engine.schedules import make_schedule
 from linclf_cli.errors import DataError, UsageError
 from linclf_cli.plots.figures import Series, line_figure
@@ -125,6 +126,10 @@ class Dd2424Config:
     ``decay``: ``"none"``, ``"step"`` (eta * decay_factor every ``decay_every`` epochs) or
     ``"plateau"`` (eta * decay_factor after ``patience`` epochs without a lower validation
     loss).  ``n_val`` is the validation size of the ``"bonus"`` split (ignored by ``"a1"``).
+    ``rng``: ``"numpy"`` (``default_rng(seed)``: the 2025-26 text's own stream, W drawn first,
+    then a ``rng.permutation`` per epoch) or ``"legacy"`` (``RandomState(seed)``; the 2022-24
+    teachers used Matlab's ``rng(400)``, which no NumPy stream reproduces).  ``numpy`` is left
+    out of ``to_dict`` so older runs keep their keys.
     """
 
     ALIASES: ClassVar[dict] = {"learning_rate": "eta", "l2": "lam", "batch_size": "n_batch",
@@ -145,6 +150,7 @@ class Dd2424Config:
     patience: int = 3
     init: str = "2022"
     seed: int = 42
+    rng: str = "numpy"
     dtype: str = "float32"
     n_val: int = 1000
 
@@ -175,6 +181,7 @@ class Dd2424Config:
                           "The plateau patience is a number of epochs, for example 3."),
             init=_choice("init", self.init, tuple(INITS), "initialisation edition"),
             seed=_int("seed", self.seed, 0, "Use a non-negative integer seed such as 42."),
+            rng=_choice("rng", self.rng, RNG_KINDS, "random stream (rng)"),
             dtype=_choice("dtype", self.dtype, tuple(DTYPES), "dtype"),
             n_val=_int("n_val", self.n_val, 1,
                        "The bonus split holds out n_val training images, for example 1000."),
@@ -191,7 +198,10 @@ class Dd2424Config:
         return None
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if d["rng"] == "numpy":
+            d.pop("rng")
+        return d
 
 
 # --------------------------------------------------------------------------- data
@@ -288,7 +298,7 @@ def run(cfg: Dd2424Config, out: Path, ctx: RunContext | None = None) -> dict:
             model=cfg.model, lam=cfg.lam, eta=cfg.eta, n_batch=cfg.n_batch,
             n_epochs=cfg.n_epochs, shuffle=cfg.shuffle, flip=cfg.flip, flip_prob=cfg.flip_prob,
             schedule=schedule,
-            rng=np.random.default_rng(cfg.seed), init_std=INIT_STD,
+            rng=make_rng(cfg.rng, cfg.seed), init_std=INIT_STD,
             bias_init=INITS[cfg.init], dtype=DTYPES[cfg.dtype], callback=ctx.progress)
         t1 = time.perf_counter()
         metrics = final_metrics(cfg, res, data)
@@ -300,7 +310,8 @@ def run(cfg: Dd2424Config, out: Path, ctx: RunContext | None = None) -> dict:
                    "total": time.perf_counter() - t0}
         io.write_json(rd.path / "run.json", run_record(
             ctx.argv, cfg.seed, seconds, started,
-            {"data": str(data.directory), "data_version": c.version, "data_sha256": checksums}))
+            {"rng": {"kind": cfg.rng, "seed": cfg.seed}, "data": str(data.directory),
+             "data_version": c.version, "data_sha256": checksums}))
         rd.commit()
     return metrics
 

@@ -27,6 +27,7 @@ from linclf_cli.data.mnist import load_mnist
 from linclf_cli.data.splits import TDT4265_N_TRAIN, binary_subset, tdt4265_split
 from linclf_cli.engine import checks_trainer as trainer
 from linclf_cli.engine.functions import one_hot
+from linclf_cli.engine.samplers import RNG_KINDS, make_rng
 from linclf_cli.assignments.tdt4265.preprocess import pre_process_images
 from linclf_cli.errors import UsageError
 from linclf_cli.plots.figures import ACC_LABEL, LOSS_LABEL, STEPS_LABEL, Series, line_figure, smoothed
@@ -51,6 +52,11 @@ class TdtConfig:
 
     ``l2`` is the coefficient c added to the gradient (c W): the 2022 text's lambda; the
     2021 text's lambda is c / 2.
+
+    ``rng`` is the shuffle stream: ``numpy`` (linclf's ``default_rng(seed)``) or ``legacy``
+    (``RandomState(seed)``, the starter's ``np.random.seed(0)`` and one ``np.random.shuffle``
+    of a fresh index list per epoch; see engine/samplers.py).  ``numpy`` is left out of
+    ``to_dict`` so runs made before the setting existed keep their keys.
     """
 
     model: str = "softmax"
@@ -64,6 +70,7 @@ class TdtConfig:
     patience: int = 10
     restore_best: bool = False
     seed: int = 0
+    rng: str = "numpy"
     dtype: str = "float32"
     loss_ylim: tuple[float, float] | None = None
     acc_ylim: tuple[float, float] | None = None
@@ -74,6 +81,10 @@ class TdtConfig:
                              f"Choose one of: {', '.join(MODELS)}.")
         if self.dtype not in DTYPES:
             raise UsageError(f"Unknown dtype {self.dtype!r}.", "Choose float32 or float64.")
+        if self.rng not in RNG_KINDS:
+            raise UsageError(f"Unknown random stream rng={self.rng!r}.",
+                             "Choose numpy (linclf's own default_rng) or legacy (the starter's "
+                             "np.random.seed/shuffle stream, as RandomState(seed)).")
         pos, neg = self.classes
         if self.model == "binary" and (not (0 <= pos <= 9 and 0 <= neg <= 9) or pos == neg):
             raise UsageError(
@@ -106,6 +117,8 @@ class TdtConfig:
                 d[k] = list(d[k])
         if self.model != "binary":
             d.pop("classes")
+        if d["rng"] == "numpy":
+            d.pop("rng")
         return d
 
 
@@ -149,7 +162,7 @@ def run(cfg: TdtConfig, out: Path, ctx: RunContext | None = None) -> dict:
     t_data = time.perf_counter() - t0
     with RunDir(out) as rd:
         res = trainer.train(cfg.model, data.X_train, data.T_train, data.X_val, data.T_val, tcfg,
-                            np.random.default_rng(cfg.seed), callback=ctx.progress)
+                            make_rng(cfg.rng, cfg.seed), callback=ctx.progress)
         metrics = trainer.final_metrics(cfg.model, res.W, data.X_train, data.T_train,
                                         data.X_val, data.T_val)
         metrics.update({
@@ -170,7 +183,8 @@ def run(cfg: TdtConfig, out: Path, ctx: RunContext | None = None) -> dict:
         write_outputs(rd.path, cfg, res, metrics)
         seconds = {"data": t_data, **res.seconds, "total": time.perf_counter() - t0}
         io.write_json(rd.path / "run.json", run_record(
-            ctx.argv, cfg.seed, seconds, started, {"data_sha256": data.checksums}))
+            ctx.argv, cfg.seed, seconds, started,
+            {"rng": {"kind": cfg.rng, "seed": cfg.seed}, "data_sha256": data.checksums}))
         rd.commit()
     return metrics
 

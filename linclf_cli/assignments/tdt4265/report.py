@@ -148,16 +148,95 @@ def s2e(ctx: Ctx, p) -> list[str]:
         "they line up every lcm(6, 31) = 186 steps). Shuffling makes each batch a fresh random sample of "
         "the training set, so its gradient is an unbiased estimate of the full gradient and the spikes average "
         "out, as the smaller step-to-step variation above shows. Smaller batches would make the unshuffled "
-        "spikes worse. The early-stop epoch with shuffling depends on the random stream (seed 0 here).", ""]
+        "spikes worse.", "",
+        "The early-stop epoch with shuffling depends on the random stream. With the starter's own stream "
+        "(`rng: legacy`: `np.random.seed(0)`, then one `np.random.shuffle` of a fresh index list per epoch "
+        f"in the batch loader) training stops in epoch **{fmt(m['stopped_epoch'])}**"
+        + (", as the official solution does" if m["stopped_epoch"] == COURSE_2E_STOP
+           else f"; the official solution stops in epoch {COURSE_2E_STOP}")
+        + "." + _spread_sentence(ctx, "2e", "stopped_epoch", "the stop epoch"), ""]
+
+
+COURSE_2E_STOP = 16  # the official solution's early-stop epoch with shuffling (0-based)
+COURSE_3B = {"train_loss": "0.28003", "val_loss": "0.29902", "train_accuracy": "92.25 %",
+             "val_accuracy": "91.57 %"}  # the starter's final printout for 3b
+
+
+def _spread(ctx: Ctx, task: str) -> dict | None:
+    """The seed study of ``task`` (``<task>-seeds``) when the report has it."""
+    r = ref(f"{task}-seeds")
+    if r not in ctx.plans:
+        return None
+    return ctx.metrics(r).get("metrics") or None
+
+
+def _spread_sentence(ctx: Ctx, task: str, metric: str, what: str) -> str:
+    s = (_spread(ctx, task) or {}).get(metric)
+    if not s or s.get("median") is None:
+        return ""
+    return (f" Over {s['n']} other seeds (`linclf run {task} --seeds {s['n']}`, the section after this one) "
+            f"{what} ranges from {s['min']:g} to {s['max']:g}, median {s['median']:g}.")
+
+
+def _seed_rows(summary: dict, metrics: list[str], percent: set[str]) -> list[list[str]]:
+    rows = []
+    for k in metrics:
+        s = summary.get(k)
+        if not s or s.get("median") is None:
+            continue
+        f = pct if k in percent else (lambda v: "–" if v is None else f"{v:.5g}")
+        rows.append([k.replace("_", " "), f(s["course"]), f(s["median"]), f"{f(s['min'])} – {f(s['max'])}",
+                     (f"{100 * s['std']:.2f} points" if k in percent else fmt(s["std"]))])
+    return rows
+
+
+def _seeds_section(ctx: Ctx, p, task: str, metrics: list[str], extra: list[str]) -> list[str]:
+    m = ctx.metrics(p.task.ref)
+    summary = m.get("metrics", {})
+    percent = {"val_accuracy", "train_accuracy", "accuracy_gap"}
+    return [ctx.fig(p.task.ref, "seeds.png", f"Task {task} over {m.get('n_seeds')} seeds: each metric's "
+                    "histogram; red: the course stream (seed 0), dashed: the median"),
+            f"Task {task} again with {m.get('n_seeds')} other seeds, drawn from `SeedSequence({m.get('task_seed')})` "
+            f"(the same `{m.get('rng')}` sampler; the seeds depend only on the task seed, never on the number "
+            "of workers). Every seed's metrics are in `seeds.csv`.", "",
+            *table(["", "course stream (seed 0)", "median", "range", "std"], _seed_rows(summary, metrics, percent)),
+            *extra]
+
+
+@section(A, "2e-seeds")
+def s2e_seeds(ctx: Ctx, p) -> list[str]:
+    s = ctx.metrics(p.task.ref).get("metrics", {}).get("stopped_epoch") or {}
+    extra = []
+    if s.get("median") is not None:
+        inside = s["min"] <= 18 <= s["max"]
+        extra = [f"The stop epoch moves from {s['min']:g} to {s['max']:g} with the shuffle order alone, so a run "
+                 f"that stops in epoch 18 is {'well within' if inside else 'outside'} the spread; the course stream's "
+                 f"{fmt(s['course'])} lies at the {100 * s['course_percentile']:.0f}th percentile of the seeds. "
+                 "The validation accuracy at the stop varies far less.", ""]
+    return _seeds_section(ctx, p, "2e", ["stopped_epoch", "val_accuracy", "val_loss", "train_accuracy"], extra)
+
+
+@section(A, "3b-seeds")
+def s3b_seeds(ctx: Ctx, p) -> list[str]:
+    return _seeds_section(ctx, p, "3b", ["val_accuracy", "train_accuracy", "val_loss", "train_loss",
+                                         "accuracy_gap"], [])
 
 
 @section(A, "3b")
 def s3b(ctx: Ctx, p) -> list[str]:
     m = ctx.metrics(p.task.ref)
-    return [ctx.fig(p.task.ref, "loss.png", "Task 3b: softmax cross-entropy, training (10-step mean ± std) "
-                    "and validation"),
-            f"{m['steps']} steps ({m['steps_per_epoch']} per epoch), learning rate 0.01, batch 128, shuffled "
-            "every epoch, no early stopping (the text switches it off for tasks 3 and 4).", ""] + _final(m)
+    return ([ctx.fig(p.task.ref, "loss.png", "Task 3b: softmax cross-entropy, training (10-step mean ± std) "
+                     "and validation"),
+             f"{m['steps']} steps ({m['steps_per_epoch']} per epoch), learning rate 0.01, batch 128, shuffled "
+             "every epoch, no early stopping (the text switches it off for tasks 3 and 4).", ""]
+            + table(["", "training set", "validation set", "the starter prints (training / validation)"], [
+                ["final loss", fmt(m["train_loss"], 5), fmt(m["val_loss"], 5),
+                 f"{COURSE_3B['train_loss']} / {COURSE_3B['val_loss']}"],
+                ["final accuracy", pct(m["train_accuracy"]), pct(m["val_accuracy"]),
+                 f"{COURSE_3B['train_accuracy']} / {COURSE_3B['val_accuracy']}"],
+            ])
+            + ["With the starter's shuffle stream (`rng: legacy`, `np.random.seed(0)`) these are the starter's "
+               "numbers to every printed digit.", ""])
 
 
 @section(A, "3c")
@@ -182,7 +261,22 @@ def s3d(ctx: Ctx, p) -> list[str]:
         f"(best {fmt(m['best_val_loss'])} at step {m['best_val_loss_step']} of {m['steps']}). "
         "So there is a little overfitting — the model fits the 20 000 training images slightly better than "
         "unseen ones — but it is mild: a linear model with 7850 parameters has too little capacity to "
-        "memorise the training set, and the validation accuracy does not degrade.", ""]
+        "memorise the training set, and the validation accuracy does not degrade.", ""] + _noise_3d(ctx, m)
+
+
+def _noise_3d(ctx: Ctx, m: dict) -> list[str]:
+    s = _spread(ctx, "3b")
+    if not s or not s.get("accuracy_gap") or s["accuracy_gap"].get("median") is None:
+        return []
+    g, v = s["accuracy_gap"], s["val_accuracy"]
+    return [f"How much of this is noise: over {g['n']} seeds (task 3b-seeds) the final gap ranges from "
+            f"{100 * g['min']:.2f} to {100 * g['max']:.2f} points (median {100 * g['median']:.2f}) and the "
+            f"validation accuracy from {pct(v['min'])} to {pct(v['max'])} (std {100 * v['std']:.2f} points). "
+            f"Two runs that differ only in their seed can thus differ by up to {100 * (v['max'] - v['min']):.2f} "
+            "points of validation accuracy; the gap is positive for every seed, so the mild overfitting is "
+            "real, not noise." if g["min"] > 0 else
+            f"How much of this is noise: over {g['n']} seeds the final gap ranges from {100 * g['min']:.2f} to "
+            f"{100 * g['max']:.2f} points, so its sign is within the seed-to-seed noise.", ""]
 
 
 @section(A, "4a")
@@ -239,7 +333,26 @@ def s4d(ctx: Ctx, p) -> list[str]:
         "showed, it barely overfits (train–validation gap "
         f"{100 * m0['accuracy_gap']:.2f} points), so there is little variance for L2 to remove, and the "
         "penalty mainly adds bias — it pulls the weights towards zero and the model underfits. "
-        "Regularisation pays off for models with enough capacity to overfit.", ""]
+        "Regularisation pays off for models with enough capacity to overfit.", ""] + _noise_4d(ctx, m, m0)
+
+
+def _noise_4d(ctx: Ctx, m: dict, m0: dict) -> list[str]:
+    s = (_spread(ctx, "3b") or {}).get("val_accuracy")
+    if not s or s.get("median") is None:
+        return []
+    spread = s["max"] - s["min"]
+    smallest = min(m["points"], key=lambda r: r["lambda"])
+    d = m0["val_accuracy"] - smallest["val_accuracy"]
+    drops = ", ".join(f"{100 * (m0['val_accuracy'] - r['val_accuracy']):.1f}"
+                      for r in sorted(m["points"], key=lambda r: r["lambda"])[1:])
+    return [f"Which differences are noise: with λ = 0 the validation accuracy varies from {pct(s['min'])} to "
+            f"{pct(s['max'])} over {s['n']} seeds (task 3b-seeds; std {100 * s['std']:.2f} points), so two runs "
+            f"differing by less than about {100 * spread:.2f} points are not told apart by one run each. The drop "
+            f"to λ = {smallest['lambda']:g} ({100 * d:.2f} points) is "
+            + ("within that noise: with one run per λ the weakest regularisation is indistinguishable from none"
+               if abs(d) <= spread else "larger than that noise")
+            + f"; the larger λ's drops ({drops} "
+            "points) are far beyond it. (Every λ shares the seed, so their curves differ by λ alone.)", ""]
 
 
 @section(A, "4e")
