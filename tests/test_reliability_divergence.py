@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from linclf_cli.cli.app import build_app
-from linclf_cli.engine import checks_trainer as trainer
+from linclf_cli.assignments.tdt4265 import recipe as trainer
 from linclf_cli.engine import mlp
 from linclf_cli.engine.mlp_trainer import train_adam, train_sgd
 from linclf_cli.engine.fused_trainer import train_fused

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .functions import log_softmax, sigmoid, softmax
+from .functions import log_softmax, sigmoid
 
 HEADS = ("softmax", "sigmoid")
 
@@ -34,24 +34,38 @@ def per_sample_loss(head: str, S: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
 
 def loss(head: str, S: np.ndarray, Y: np.ndarray) -> float:
-    """Mean loss over the n samples."""
-    return float(np.sum(per_sample_loss(head, S, Y), dtype=np.float64) / S.shape[0])
+    """Mean loss over the n samples, summed over the whole (n, K) matrix in float64:
+    ``-sum(Y * log_softmax(S)) / n`` or ``sum(softplus(S) - Y S) / (n K)``."""
+    n, K = S.shape
+    if head == "softmax":
+        return float(-np.sum(Y * log_softmax(S, axis=1), dtype=np.float64) / n)
+    if head == "sigmoid":
+        return float(np.sum(np.logaddexp(0, S) - Y * S, dtype=np.float64) / (n * K))
+    raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")
 
 
 def loss_and_dscores(head: str, S: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean loss and dJ/dS, shape (n, K)."""
+    """Mean loss and dJ/dS, shape (n, K).
+
+    The softmax head computes the exponentials once: with ``Z = S - max_k S`` and
+    ``s = sum_k exp(Z)``, loss = ``(sum ln s - sum Z * Y) / n`` and dJ/dS = ``(exp(Z) / s - Y) / n``.
+    """
     n, K = S.shape
     if head == "softmax":
-        G = softmax(S, axis=1)
+        Z = S - S.max(axis=1, keepdims=True)
+        G = np.exp(Z)
+        s = G.sum(axis=1, keepdims=True)
+        value = float((np.sum(np.log(s), dtype=np.float64) - np.sum(Z * Y, dtype=np.float64)) / n)
+        G /= s
         G -= Y
         G *= 1.0 / n
-    elif head == "sigmoid":
+        return value, G
+    if head == "sigmoid":
         G = sigmoid(S)
         G -= Y
         G *= 1.0 / (n * K)
-    else:
-        raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")
-    return loss(head, S, Y), G
+        return loss(head, S, Y), G
+    raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")
 
 
 def predict(S: np.ndarray) -> np.ndarray:

@@ -1,0 +1,176 @@
+"""Evaluator strategies of :func:`~linclf_cli.engine.fit.fit`: how the checks are computed.
+
+A check measures loss and accuracy on the validation set (and the training set) for the
+parameters of one step.  ``fit`` hands every check to its evaluator with
+``submit(step, epoch, params)`` and applies the early-stopping rule to the evaluated checks
+``decided(final)`` returns, oldest first, as ``(step, epoch, (val_loss, val_acc, train_loss,
+train_acc), snapshot)``; ``snapshot`` is the check's parameters, or ``None`` when they are
+the live parameters (the check was evaluated at once).
+
+* :class:`Chunked` evaluates each check at once, in chunks of rows: any model.
+* :class:`BlockGemm` is the fast path of a linear model (no hidden layer) whose checks come
+  every few steps: it snapshots the weights at each check and evaluates ``block`` checks with
+  one compute-bound GEMM ``X @ [W_1 ... W_m]`` instead of ``m`` memory-bound products, in a
+  background thread while training goes on (BLAS and ufuncs release the GIL).  Its results
+  arrive up to two blocks late, so ``fit`` runs ahead of the early-stopping decision and, when
+  the decision says "stop at check j", restores that check's snapshot and truncates: the
+  results are exactly those of the step-by-step loop.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from . import heads
+
+EVAL_THREADS = 1  # blocks evaluated concurrently with training (a second thread measured ~5 % faster on 2 cores)
+
+
+def evaluate(model, params: dict, X: np.ndarray, Y: np.ndarray, chunk: int = 10_000):
+    """(mean loss, accuracy) of ``model`` on (X, Y), in chunks of rows."""
+    total, correct = 0.0, 0
+    for lo in range(0, X.shape[0], chunk):
+        S = model.scores(params, X[lo:lo + chunk])
+        Yc = Y[lo:lo + chunk]
+        total += float(np.sum(heads.per_sample_loss(model.head, S, Yc), dtype=np.float64))
+        correct += int(np.count_nonzero(heads.predict(S) == heads.labels_of(Yc)))
+    return total / X.shape[0], correct / X.shape[0]
+
+
+def batched_metrics(X: np.ndarray, T: np.ndarray, Ws: list, bs: list | None = None,
+                    chunk: int = 8192):
+    """Loss and accuracy of every linear model ``X @ Ws[j] (+ bs[j])`` on (X, T), one GEMM
+    per chunk of rows.  One output: the sigmoid head (predict 1 iff the score is >= 0);
+    K > 1 outputs: the softmax head.
+
+    The product is laid out class-major, Z[k, j, i] = (X @ Ws[j])[i, k], so every reduction
+    over the K classes is K elementwise operations on contiguous (m, rows) slabs instead of
+    a slow reduction over a short last axis.
+
+    X : (n, d); T : targets (n, K); Ws : m weight matrices (d, K); bs : m biases (K,) or None.
+    Returns losses, accuracies: ndarrays of shape (m,), float64.
+    """
+    m = len(Ws)
+    K = Ws[0].shape[1]
+    WcatT = np.stack(Ws, axis=0).transpose(2, 0, 1).reshape(K * m, -1)  # row k*m + j = Ws[j][:, k]
+    bcat = None if bs is None else np.stack(bs, axis=0).T.reshape(K, m, 1)
+    loss_sum = np.zeros(m)
+    correct = np.zeros(m)
+    labels = T.argmax(axis=1) if K > 1 else None
+    for start in range(0, X.shape[0], chunk):
+        Xc, Tc = X[start:start + chunk], T[start:start + chunk]
+        c = len(Xc)
+        Z = (WcatT @ Xc.T).reshape(K, m, c)  # Z[k, j, i]: class k, snapshot j, example i
+        if bcat is not None:
+            Z += bcat
+        if K == 1:  # sigmoid: mean of ln(1 + e^z) - t z; predict 1 iff z >= 0
+            z, t = Z[0], Tc[:, 0]
+            loss_sum += np.sum(np.logaddexp(0.0, z) - t * z, axis=1, dtype=np.float64)
+            correct += np.sum((z >= 0) == (t >= 0.5), axis=1)
+            continue
+        # softmax: mean of logsumexp(z) - z_y; correct iff the first maximum is at y
+        lab = labels[start:start + chunk]
+        zmax = Z[0].copy()
+        for k in range(1, K):
+            np.maximum(zmax, Z[k], out=zmax)
+        sumexp = np.zeros_like(zmax)
+        first = np.full(zmax.shape, K, dtype=np.int16)
+        for k in range(K - 1, -1, -1):
+            sumexp += np.exp(Z[k] - zmax)
+            np.copyto(first, k, where=Z[k] == zmax)
+        z_true = np.take_along_axis(Z, np.broadcast_to(lab, (1, m, c)), axis=0)[0]  # (m, c)
+        loss_sum += np.sum(np.log(sumexp) + zmax - z_true, axis=1, dtype=np.float64)
+        correct += np.sum(first == lab, axis=1)
+    n = X.shape[0]
+    return loss_sum / n, correct / n
+
+
+class Chunked:
+    """Every check evaluated at once by :func:`evaluate` (any model)."""
+
+    def __init__(self, chunk: int = 10_000) -> None:
+        self.chunk = chunk
+        self.seconds = 0.0
+
+    def open(self, model, data: tuple, eval_train: bool = True) -> None:
+        self.model, self.data, self.eval_train = model, data, eval_train
+        self._ready: list = []
+
+    def submit(self, step: int, epoch: int, params: dict) -> None:
+        t0 = time.perf_counter()
+        X, Y, Xv, Yv = self.data
+        v = evaluate(self.model, params, Xv, Yv, self.chunk)
+        t = evaluate(self.model, params, X, Y, self.chunk) if self.eval_train else (math.nan, math.nan)
+        self._ready.append((step, epoch, (*v, *t), None))
+        self.seconds += time.perf_counter() - t0
+
+    def decided(self, final: bool = False) -> list:
+        out, self._ready = self._ready, []
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+class BlockGemm:
+    """Checks of a linear model evaluated ``block`` at a time in one GEMM (see the module
+    docstring); ``overlap`` evaluates each block in a background thread.  Results do not
+    depend on ``block`` or ``overlap``."""
+
+    def __init__(self, block: int = 16, overlap: bool = True) -> None:
+        if block < 1:
+            raise ValueError("block must be >= 1")
+        self.block, self.overlap = block, overlap
+        self.seconds = 0.0
+
+    def open(self, model, data: tuple, eval_train: bool = True) -> None:
+        if model.depth != 1 or (model.head == "sigmoid" and model.sizes[-1] != 1) or not eval_train:
+            raise ValueError("BlockGemm evaluates linear softmax or one-output sigmoid models, "
+                             "training set included")
+        self.data = data
+        self._pending: list = []
+        self._inflight: list = []  # (future or result, its checks), oldest first
+        self._executor = ThreadPoolExecutor(max_workers=EVAL_THREADS) if self.overlap else None
+
+    def _evaluate(self, blk: list):
+        with np.errstate(over="ignore", invalid="ignore"):
+            t0 = time.perf_counter()
+            X, Y, Xv, Yv = self.data
+            Ws = [p["W1"] for _, _, p in blk]
+            bs = [p["b1"] for _, _, p in blk] if "b1" in blk[0][2] else None
+            v_loss, v_acc = batched_metrics(Xv, Yv, Ws, bs)
+            t_loss, t_acc = batched_metrics(X, Y, Ws, bs)
+            return (v_loss, v_acc, t_loss, t_acc), time.perf_counter() - t0
+
+    def _start(self) -> None:
+        if self._pending:
+            blk, self._pending = self._pending, []
+            ex = self._executor
+            self._inflight.append((ex.submit(self._evaluate, blk) if ex else self._evaluate(blk), blk))
+
+    def submit(self, step: int, epoch: int, params: dict) -> None:
+        self._pending.append((step, epoch, {k: p.copy() for k, p in params.items()}))
+        if len(self._pending) >= self.block:
+            self._start()
+
+    def decided(self, final: bool = False) -> list:
+        """Evaluated checks, oldest first: all of them when ``final``, else those of every
+        block but the newest ``EVAL_THREADS`` in flight (waiting for them)."""
+        if final:
+            self._start()
+        keep = 0 if final or self._executor is None else EVAL_THREADS
+        out = []
+        while len(self._inflight) > keep:
+            fut, blk = self._inflight.pop(0)
+            metrics, dt = fut.result() if self._executor else fut
+            self.seconds += dt
+            out.extend((s, e, tuple(m[j] for m in metrics), p) for j, (s, e, p) in enumerate(blk))
+        return out
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
