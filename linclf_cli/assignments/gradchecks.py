@@ -165,7 +165,7 @@ def dd2424_gradchecks(models=DD2424_MODELS, lams=(0.0, 0.1), seed: int = 0) -> l
 def mlp_check_problem(sizes: list[int], seed: int, n: int = 10):
     """He-scaled weights, random biases, unit inputs; redrawn until no hidden pre-activation
     lies within 1e-3 of the ReLU kink (a centred difference must not cross it)."""
-    from linclf_cli.engine import mlp
+    from linclf_cli.assignments.aml2020 import net as mlp
 
     for s in range(seed, seed + 100):
         rng = np.random.default_rng(s)
@@ -191,15 +191,14 @@ def mlp_gradchecks(hidden=(50,), regs=(0.0, 0.05), seed: int = 0, inputs: int = 
                    classes: int = 10) -> list[dict]:
     """Centred differences (h = 1e-5) on the full regularised loss for every W_l and b_l of a
     ``inputs``-``hidden``-``classes`` ReLU network; relative error with the 1e-8 floor."""
-    from linclf_cli.engine import mlp
-    from linclf_cli.engine.gradcheck import check_gradients
+    from linclf_cli.assignments.aml2020 import net as mlp
+    from linclf_cli.engine.gradcheck import check_model
 
     sizes = mlp.validate_sizes([inputs, *hidden, classes])
     rows = []
     for reg in regs:
         params, X, y = mlp_check_problem(sizes, seed)
-        _, grads = mlp.loss_and_grads(params, X, y, reg)
-        for c in check_gradients(lambda: mlp.loss(params, X, y, reg), params, grads, h=1e-5):
+        for c in check_model(mlp.model_for(sizes, reg), params, X, y, h=1e-5):
             rows.append({"check": "mlp", "model": "mlp " + "-".join(map(str, sizes)), "param": c.name,
                          "l2": reg, "n_weights": c.size, "max_abs_error": c.max_abs_error, "bound": None,
                          "max_rel_error": c.max_rel_error,

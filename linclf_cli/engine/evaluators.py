@@ -2,7 +2,8 @@
 
 A check measures loss and accuracy on the validation set (and the training set) for the
 parameters of one step.  ``fit`` hands every check to its evaluator with
-``submit(step, epoch, params)`` and applies the early-stopping rule to the evaluated checks
+``submit(step, epoch, params, train)`` (``train``: the check's training metrics when ``fit``
+measured them itself, from the mini-batch or the epoch's passes, else None) and applies the early-stopping rule to the evaluated checks
 ``decided(final)`` returns, oldest first, as ``(step, epoch, (val_loss, val_acc, train_loss,
 train_acc), snapshot)``; ``snapshot`` is the check's parameters, or ``None`` when they are
 the live parameters (the check was evaluated at once).
@@ -96,15 +97,20 @@ class Chunked:
         self.chunk = chunk
         self.seconds = 0.0
 
-    def open(self, model, data: tuple, eval_train: bool = True) -> None:
+    def open(self, model, data: tuple, eval_train=True) -> None:
         self.model, self.data, self.eval_train = model, data, eval_train
         self._ready: list = []
 
-    def submit(self, step: int, epoch: int, params: dict) -> None:
+    def submit(self, step: int, epoch: int, params: dict, train=None) -> None:
         t0 = time.perf_counter()
         X, Y, Xv, Yv = self.data
         v = evaluate(self.model, params, Xv, Yv, self.chunk)
-        t = evaluate(self.model, params, X, Y, self.chunk) if self.eval_train else (math.nan, math.nan)
+        if train is not None:
+            t = train
+        elif self.eval_train is True:
+            t = evaluate(self.model, params, X, Y, self.chunk)
+        else:
+            t = (math.nan, math.nan)
         self._ready.append((step, epoch, (*v, *t), None))
         self.seconds += time.perf_counter() - t0
 
@@ -127,8 +133,10 @@ class BlockGemm:
         self.block, self.overlap = block, overlap
         self.seconds = 0.0
 
-    def open(self, model, data: tuple, eval_train: bool = True) -> None:
-        if model.depth != 1 or (model.head == "sigmoid" and model.sizes[-1] != 1) or not eval_train:
+    lookahead = True  # decides up to two blocks late
+
+    def open(self, model, data: tuple, eval_train=True) -> None:
+        if model.depth != 1 or (model.head == "sigmoid" and model.sizes[-1] != 1) or eval_train is not True:
             raise ValueError("BlockGemm evaluates linear softmax or one-output sigmoid models, "
                              "training set included")
         self.data = data
@@ -152,7 +160,7 @@ class BlockGemm:
             ex = self._executor
             self._inflight.append((ex.submit(self._evaluate, blk) if ex else self._evaluate(blk), blk))
 
-    def submit(self, step: int, epoch: int, params: dict) -> None:
+    def submit(self, step: int, epoch: int, params: dict, train=None) -> None:
         self._pending.append((step, epoch, {k: p.copy() for k, p in params.items()}))
         if len(self._pending) >= self.block:
             self._start()

@@ -35,6 +35,7 @@ import numpy as np
 
 from linclf_cli.errors import TrainingDiverged
 
+from . import heads
 from .divergence import DivergenceGuard
 from .evaluators import Chunked, evaluate  # noqa: F401  (evaluate: re-exported)
 from .schedules import ConstantLR
@@ -52,7 +53,8 @@ class FitConfig:
     early_stopping: bool = False
     patience: int = 10
     restore_best: bool = False
-    eval_train: bool = True
+    eval_train: bool | str = True  # True: whole training set; "batch"; "passes"; False
+    record: str = "loss"  # what step_loss holds (and the divergence guard watches): loss or cost
 
     def __post_init__(self):
         if (self.epochs is None) == (self.iterations is None):
@@ -63,6 +65,10 @@ class FitConfig:
             raise ValueError("eval_every must be >= 1 step")
         if self.patience < 1:
             raise ValueError("patience must be >= 1")
+        if self.eval_train not in (True, False, "batch", "passes"):
+            raise ValueError("eval_train must be True, False, 'batch' or 'passes'")
+        if self.record not in ("loss", "cost"):
+            raise ValueError("record must be 'loss' or 'cost'")
 
 
 @dataclass
@@ -71,12 +77,17 @@ class FitResult:
     steps: int
     steps_per_epoch: int = 0
     history: dict = field(default_factory=dict)  # per check: HISTORY columns
-    step_loss: np.ndarray | None = None  # mini-batch loss before each update
+    step_loss: np.ndarray | None = None  # mini-batch loss (or cost) before each update
+    step_lr: np.ndarray | None = None  # the rate of each update
     stopped_step: int | None = None
     stopped_epoch: int | None = None  # the stopping check's epoch (0-based in step cadence)
     best_step: int | None = None
     best_loss: float = math.inf
     seconds: dict = field(default_factory=dict)  # evaluation: time the evaluator took
+
+
+def _accuracy(model, params: dict, X: np.ndarray, Y: np.ndarray) -> float:
+    return float(np.count_nonzero(model.predict(params, X) == heads.labels_of(Y))) / len(X)
 
 
 class _Batches:
@@ -89,9 +100,9 @@ class _Batches:
         if isinstance(idx, slice):
             return self.X[idx], self.Y[idx]
         n = len(idx)
-        if n not in self.buf:
-            self.buf = {n: (np.empty((n, self.X.shape[1]), self.X.dtype),
-                            np.empty((n, self.Y.shape[1]), self.Y.dtype))}
+        if n not in self.buf:  # at most two sizes: full batches and a last partial one
+            self.buf[n] = (np.empty((n, *self.X.shape[1:]), self.X.dtype),
+                           np.empty((n, *self.Y.shape[1:]), self.Y.dtype))
         bx, by = self.buf[n]
         return np.take(self.X, idx, axis=0, out=bx), np.take(self.Y, idx, axis=0, out=by)
 
@@ -100,17 +111,28 @@ class _Batches:
 def fit(model, params: dict, data: tuple, cfg: FitConfig, optimizer, sampler,
         schedule=None, augment: Callable | None = None, rng=None,
         callback: Callable | None = None, evaluator=None) -> FitResult:
-    """Train ``params`` (updated in place) on ``data = (X_train, Y_train, X_val, Y_val)``."""
+    """Train ``params`` (updated in place) on ``data = (X_train, Y_train, X_val, Y_val)``.
+
+    ``cfg.eval_train``: the training metrics of a check are those of the whole training set
+    (True), of the current mini-batch after its update (``"batch"``: accuracy only, a
+    starter's record), of the epoch's forward passes before each update (``"passes"``: the
+    mean batch loss and the accuracy of the predictions made while training, per-epoch
+    cadence), or none (False).  A schedule hears every check's validation loss
+    (``schedule.step``) and sets the rate from then on."""
     X, Y, Xv, Yv = data
     spe = sampler.steps_per_epoch
     total = cfg.iterations if cfg.iterations is not None else cfg.epochs * spe
     epochs = cfg.epochs if cfg.epochs is not None else -(-total // spe)
     sched = copy.deepcopy(schedule) if schedule is not None else ConstantLR(optimizer.lr)
     ev = evaluator if evaluator is not None else Chunked()
+    if getattr(ev, "lookahead", False) and schedule is not None and cfg.eval_every is not None:
+        raise ValueError("a schedule stepped at checks needs an evaluator that decides at once")
     ev.open(model, data, cfg.eval_train)
     guard = DivergenceGuard(optimizer.lr)
     hist = {k: [] for k in HISTORY}
     step_loss = np.empty(total)
+    step_lr = np.empty(total)
+    passes = {"correct": 0, "seen": 0, "first": 0}  # eval_train="passes": this epoch so far
     best = {"loss": math.inf, "step": None, "params": None, "since": 0}
     state = {"stop": None}  # (step, epoch, snapshot) of the check early stopping stopped at
     lr_at = {}  # step -> rate of the check (a late evaluator reports after the rate moved on)
@@ -120,10 +142,14 @@ def fit(model, params: dict, data: tuple, cfg: FitConfig, optimizer, sampler,
         for s, e, (v_loss, v_acc, t_loss, t_acc), snap in ev.decided(final):
             if state["stop"] is not None:
                 return
-            if not math.isfinite(v_loss):
-                raise TrainingDiverged(s, float(v_loss), guard.learning_rate)
+            if not math.isfinite(v_loss):  # the parameters the next step would train from
+                raise TrainingDiverged(s + 1 if cfg.eval_every is not None else s, float(v_loss),
+                                       guard.learning_rate)
             for k, v in zip(HISTORY, (s, e, lr_at.pop(s), v_loss, v_acc, t_loss, t_acc)):
                 hist[k].append(v)
+            if cfg.eval_every is not None and schedule is not None:
+                sched.step(v_loss)
+                optimizer.lr = float(sched.lr(e + 1))
             if v_loss < best["loss"]:
                 best.update(loss=float(v_loss), step=s, since=0)
                 if cfg.restore_best:
@@ -133,12 +159,29 @@ def fit(model, params: dict, data: tuple, cfg: FitConfig, optimizer, sampler,
                 if cfg.early_stopping and best["since"] >= cfg.patience:
                     state["stop"] = (s, e, snap)
 
-    def check(step: int, epoch: int) -> None:
+    def check(step: int, epoch: int, batch=None) -> None:
         lr_at[step] = optimizer.lr
-        ev.submit(step, epoch, params)
+        train = None
+        if cfg.eval_train == "batch":
+            Xb, Yb = batch
+            train = (math.nan, _accuracy(model, params, Xb, Yb))
+        elif cfg.eval_train == "passes":
+            seen = passes["seen"]
+            train = ((float(np.mean(step_loss[passes["first"]:step])), passes["correct"] / seen)
+                     if seen else (math.nan, math.nan))
+            passes.update(correct=0, seen=0, first=step)
+        ev.submit(step, epoch, params, train)
         decide()
 
+    def latest() -> dict:
+        """The latest check's accuracies (None before the first)."""
+        va, ta = hist["val_accuracy"], hist["train_accuracy"]
+        return {"val_accuracy": float(va[-1]) if va else None,
+                "train_accuracy": float(ta[-1]) if ta else None}
+
     batch = _Batches(X, Y)
+    grads = None  # the previous step's gradient arrays, overwritten by the next
+    with_pred = cfg.eval_train == "passes"
     step, epoch = 0, 0
     try:
         optimizer.lr = float(sched.lr(1))
@@ -151,8 +194,15 @@ def fit(model, params: dict, data: tuple, cfg: FitConfig, optimizer, sampler,
                 Xb, Yb = batch(idx)
                 if augment is not None:
                     Xb = augment(Xb, rng)
-                loss, _, grads = model.loss(params, Xb, Yb)
+                out = model.loss(params, Xb, Yb, out=grads, with_pred=with_pred)
+                loss, cost, grads = out[:3]
+                if with_pred:
+                    passes["correct"] += int(np.count_nonzero(out[3] == heads.labels_of(Yb)))
+                    passes["seen"] += len(Yb)
+                if cfg.record == "cost":
+                    loss = cost
                 step_loss[step] = loss
+                step_lr[step] = optimizer.lr
                 try:
                     guard.check(step, loss)  # non-finite, or 10x the initial loss (divergence.py)
                 except TrainingDiverged:
@@ -162,18 +212,21 @@ def fit(model, params: dict, data: tuple, cfg: FitConfig, optimizer, sampler,
                     break
                 optimizer.step(params, grads)  # step-cadence checks see the updated params
                 if cfg.eval_every is not None and step % cfg.eval_every == 0:
-                    check(step, epoch - 1)
+                    check(step, epoch - 1, (Xb, Yb))
                     if state["stop"] is not None:
                         break
                 step += 1
                 if callback is not None:
-                    va = hist["val_accuracy"]
                     callback(step, total, {"epoch": epoch, "epochs": epochs, "loss": float(loss),
-                                           "val_accuracy": float(va[-1]) if va else None})
+                                           "lr": float(step_lr[step - 1]), **latest()})
                 if step >= total:
                     break
             if cfg.eval_every is None and state["stop"] is None:
                 check(step, epoch)
+                if callback is not None:
+                    callback(step, total, {"epoch": epoch, "epochs": epochs, "epoch_end": True,
+                                           "loss": float(hist["train_loss"][-1]),
+                                           "lr": float(hist["lr"][-1]), **latest()})
                 if state["stop"] is None:
                     sched.step(hist["val_loss"][-1])
         if state["stop"] is None:
@@ -196,6 +249,7 @@ def fit(model, params: dict, data: tuple, cfg: FitConfig, optimizer, sampler,
         params.update(best["params"])
     return FitResult(params=params, steps=step, steps_per_epoch=spe,
                      history={k: np.asarray(v) for k, v in hist.items()},
-                     step_loss=step_loss[:step].copy(), stopped_step=stopped_step,
+                     step_loss=step_loss[:step].copy(), step_lr=step_lr[:step].copy(),
+                     stopped_step=stopped_step,
                      stopped_epoch=stopped_epoch, best_step=best["step"], best_loss=best["loss"],
                      seconds={"evaluation": ev.seconds})
