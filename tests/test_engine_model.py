@@ -239,3 +239,35 @@ def test_block_gemm_evaluator_refuses_a_hidden_layer():
 
     with pytest.raises(ValueError):
         BlockGemm().open(Model((4, 3, 2)), (None,) * 4)
+
+
+def test_decay_each_step_multiplies_one_at_a_time():
+    from linclf_cli.engine.schedules import DecayEachStep
+
+    s, lr = DecayEachStep(0.1, 0.95), 0.1
+    for _ in range(50):
+        lr *= 0.95
+        assert s.step(None) == lr  # the products bit for bit, not 0.1 * 0.95 ** k
+    assert s.lr(7) == lr
+
+
+def test_fit_batch_and_passes_training_records_with_labels():
+    """Class-label targets; 'batch' records the mini-batch accuracy after its update at step
+    cadence, 'passes' the epoch's forward-pass accuracy and mean batch cost."""
+    rng = np.random.default_rng(0)
+    X, Y = _blobs(120, 8, 3, rng)
+    y = Y.argmax(axis=1)
+    model = Model((8, 6, 3), l2=L2(1e-3, "full", "weights", fused=True))
+    p = model.init(rng, Init("he"), np.float64)
+    res = fit(model, p, (X, y, X, y), FitConfig(iterations=9, eval_every=4, eval_train="batch",
+                                                record="cost"),
+              SGD(0.1), Sampler(120, 500, "replacement", rng=rng))  # B > n: one draw an epoch
+    assert res.steps_per_epoch == 1 and list(res.history["step"]) == [0, 4, 8]
+    assert all(float(a * 500).is_integer() for a in res.history["train_accuracy"])
+    assert np.isnan(res.history["train_loss"]).all()
+    p = model.init(np.random.default_rng(1), Init("he"), np.float64)
+    res = fit(model, p, (X, y, X, y), FitConfig(epochs=2, eval_train="passes"), SGD(0.1),
+              Sampler(120, 50, "shuffle", drop_last=False, rng=rng))
+    assert res.steps_per_epoch == 3 and np.isnan(res.history["train_loss"][0])
+    assert res.history["train_loss"][1] == np.mean(res.step_loss[:3])
+    assert res.history["train_loss"][2] == np.mean(res.step_loss[3:])
