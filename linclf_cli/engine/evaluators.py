@@ -97,7 +97,7 @@ class Chunked:
         self.chunk = chunk
         self.seconds = 0.0
 
-    def open(self, model, data: tuple, eval_train=True) -> None:
+    def open(self, model, data: tuple, eval_train=True, **_) -> None:
         self.model, self.data, self.eval_train = model, data, eval_train
         self._ready: list = []
 
@@ -113,6 +113,7 @@ class Chunked:
             t = (math.nan, math.nan)
         self._ready.append((step, epoch, (*v, *t), None))
         self.seconds += time.perf_counter() - t0
+        return v[0]
 
     def decided(self, final: bool = False) -> list:
         out, self._ready = self._ready, []
@@ -135,7 +136,7 @@ class BlockGemm:
 
     lookahead = True  # decides up to two blocks late
 
-    def open(self, model, data: tuple, eval_train=True) -> None:
+    def open(self, model, data: tuple, eval_train=True, **_) -> None:
         if model.depth != 1 or (model.head == "sigmoid" and model.sizes[-1] != 1) or eval_train is not True:
             raise ValueError("BlockGemm evaluates linear softmax or one-output sigmoid models, "
                              "training set included")
@@ -182,3 +183,136 @@ class BlockGemm:
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+
+
+FUSE_MIN_ROWS = 64
+"""Smallest mini-batch whose training-set evaluation :class:`FusedTrain` fuses into the pass."""
+
+
+def _rows_gemm(A: np.ndarray, Bt: np.ndarray) -> np.ndarray:
+    """``A @ Bt`` computed with at least :data:`FUSE_MIN_ROWS` rows (``A`` is padded by
+    repeating its rows), so that its rows are those of any bigger product bit for bit."""
+    m = A.shape[0]
+    if m >= FUSE_MIN_ROWS or m == 0:
+        return A @ Bt
+    return (A[np.arange(FUSE_MIN_ROWS) % m] @ Bt)[:m]
+
+
+class FusedTrain:
+    """Per-epoch checks of a linear model (bias vector) whose training-set evaluation is
+    fused into the next epoch's pass.
+
+    The loss and accuracy of the *whole training set* for the parameters after epoch e are
+    computed during the pass of epoch e + 1: every mini-batch is gathered anyway, and one GEMM
+    against ``[W; W_e]`` (2K rows) gives both its training scores (current W) and its
+    evaluation scores (snapshot W_e) for barely more than the cost of one (a K = 10 GEMM is
+    bound by reading the batch, not by FLOPs).  The rows an epoch skips are evaluated apart,
+    and so is the last check.  Per-sample losses are scattered to their row and summed in
+    ``chunk`` blocks in row order, the scores are the same GEMM rows, so the numbers are bit
+    for bit those of :class:`Chunked`; training itself is unchanged.  The validation set is
+    evaluated at once.
+
+    A row of a GEMM is the same row of a bigger GEMM bit for bit only when both have enough
+    rows: OpenBLAS computes one row by GEMV and up to 32 rows by other kernels (measured,
+    OpenBLAS 0.3.31 Haswell), which sum in another order.  So the fusion needs batches of
+    >= FUSE_MIN_ROWS rows (smaller batches get the separate pass), the skipped rows are scored
+    padded to that many rows, and a last ``chunk`` block smaller than that is scored as the
+    chunked pass scores it.
+
+    ``open`` re-homes ``params["W1"]`` as the transpose of the first K rows of the joint
+    matrix (so training updates it in place there): the model's W1 is then a transposed view.
+    """
+
+    lookahead = True  # a check's training metrics arrive one epoch late
+
+    def __init__(self, chunk: int = 10_000) -> None:
+        self.chunk = max(1, int(chunk))
+        self.seconds = 0.0
+
+    def open(self, model, data: tuple, eval_train=True, params: dict | None = None,
+             batch_size: int = 0) -> None:
+        if model.depth != 1 or model.column or eval_train is not True:
+            raise ValueError("FusedTrain evaluates linear models with a bias vector, training "
+                             "set included")
+        self.model, self.data = model, data
+        X = data[0]
+        n, d = X.shape
+        K = model.sizes[-1]
+        self.K, self.n = K, n
+        self._ready: list = []
+        self._pending = None  # (step, epoch, val metrics) of the snapshot being evaluated
+        self._Wcat = np.empty((2 * K, d), dtype=params["W1"].dtype)
+        self._Wcat[:K] = params["W1"].T
+        params["W1"] = self._Wcat[:K].T  # trained in place
+        self._W_snap = self._Wcat[K:]
+        self._b_snap = params["b1"].copy()
+        self._losses = np.empty(n, dtype=X.dtype)  # per-sample training losses of the snapshot
+        self._hits = np.empty(n, dtype=bool)
+        self._seen = np.zeros(n, dtype=bool)  # rows the pass has scored this epoch
+        self.fuse = batch_size >= FUSE_MIN_ROWS
+        tail = n % self.chunk
+        self._tail = slice(n - tail, n) if 0 < tail < FUSE_MIN_ROWS else None
+
+    def _snap_params(self) -> dict:
+        return {"W1": self._W_snap.T, "b1": self._b_snap}
+
+    def _snap_loss(self, Se, Yb, where) -> None:
+        self._losses[where] = heads.per_sample_loss(self.model.head, Se, Yb)
+        self._hits[where] = heads.predict(Se) == heads.labels_of(Yb)
+
+    def batch_scores(self, idx, Xb, Yb, params):
+        """Training scores of the current parameters, the snapshot's evaluated alongside."""
+        if not self.fuse or self._pending is None:
+            return None
+        K = self.K
+        S2 = Xb @ self._Wcat.T  # [training scores | snapshot scores]
+        self._snap_loss(S2[:, K:] + self._b_snap, Yb, idx)
+        self._seen[idx] = True
+        return S2[:, :K] + params["b1"]
+
+    def _direct(self) -> tuple:
+        X, Y = self.data[0], self.data[1]
+        return evaluate(self.model, self._snap_params(), X, Y, self.chunk)
+
+    def _fused_total(self) -> tuple:
+        X, Y = self.data[0], self.data[1]
+        rest = np.flatnonzero(~self._seen)  # the rows this epoch skipped
+        if rest.size:
+            Se = _rows_gemm(X[rest], self._W_snap.T) + self._b_snap
+            self._snap_loss(Se, Y[rest], rest)
+        if self._tail is not None:
+            t = self._tail
+            self._snap_loss(self.model.scores(self._snap_params(), X[t]), Y[t], t)
+        total = 0.0
+        for lo in range(0, self.n, self.chunk):  # the blocks and order of evaluate()
+            total += float(np.sum(self._losses[lo:min(self.n, lo + self.chunk)], dtype=np.float64))
+        return total / self.n, int(np.count_nonzero(self._hits)) / self.n
+
+    def _finish(self, t) -> None:
+        step, epoch, v = self._pending
+        self._ready.append((step, epoch, (*v, *t), None))
+        self._pending = None
+
+    def submit(self, step: int, epoch: int, params: dict, train=None) -> float:
+        t0 = time.perf_counter()
+        if self._pending is not None:  # the previous snapshot: its pass just ended
+            self._finish(self._fused_total() if self.fuse else self._direct())
+        self._W_snap[...] = params["W1"].T
+        self._b_snap[...] = params["b1"]
+        self._seen[:] = False
+        v = evaluate(self.model, self._snap_params(), self.data[2], self.data[3], self.chunk)
+        self._pending = (step, epoch, v)
+        if not (math.isfinite(v[0]) and np.isfinite(self._W_snap).all()
+                and np.isfinite(self._b_snap).all()):
+            self._finish(self._direct())  # possibly diverged: the training loss now, not later
+        self.seconds += time.perf_counter() - t0
+        return v[0]
+
+    def decided(self, final: bool = False) -> list:
+        if final and self._pending is not None:
+            self._finish(self._direct())
+        out, self._ready = self._ready, []
+        return out
+
+    def close(self) -> None:
+        pass

@@ -40,7 +40,8 @@ from .divergence import DivergenceGuard
 from .evaluators import Chunked, evaluate  # noqa: F401  (evaluate: re-exported)
 from .schedules import ConstantLR
 
-HISTORY = ("step", "epoch", "lr", "val_loss", "val_accuracy", "train_loss", "train_accuracy")
+HISTORY = ("step", "epoch", "lr", "val_loss", "val_accuracy", "train_loss", "train_accuracy",
+           "val_cost", "train_cost")
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def fit(model, params: dict, data: tuple, cfg: FitConfig, optimizer, sampler,
     ev = evaluator if evaluator is not None else Chunked()
     if getattr(ev, "lookahead", False) and schedule is not None and cfg.eval_every is not None:
         raise ValueError("a schedule stepped at checks needs an evaluator that decides at once")
-    ev.open(model, data, cfg.eval_train)
+    ev.open(model, data, cfg.eval_train, params=params, batch_size=sampler.batch_size)
     guard = DivergenceGuard(optimizer.lr)
     hist = {k: [] for k in HISTORY}
     step_loss = np.empty(total)
@@ -136,6 +137,7 @@ def fit(model, params: dict, data: tuple, cfg: FitConfig, optimizer, sampler,
     best = {"loss": math.inf, "step": None, "params": None, "since": 0}
     state = {"stop": None}  # (step, epoch, snapshot) of the check early stopping stopped at
     lr_at = {}  # step -> rate of the check (a late evaluator reports after the rate moved on)
+    pen_at = {}  # step -> the L2 penalty of the check's parameters (cost = loss + penalty)
 
     def decide(final: bool = False) -> None:
         """Apply the early-stopping rule to the evaluated checks, in order."""
@@ -145,7 +147,9 @@ def fit(model, params: dict, data: tuple, cfg: FitConfig, optimizer, sampler,
             if not math.isfinite(v_loss):  # the parameters the next step would train from
                 raise TrainingDiverged(s + 1 if cfg.eval_every is not None else s, float(v_loss),
                                        guard.learning_rate)
-            for k, v in zip(HISTORY, (s, e, lr_at.pop(s), v_loss, v_acc, t_loss, t_acc)):
+            pen = pen_at.pop(s)
+            for k, v in zip(HISTORY, (s, e, lr_at.pop(s), v_loss, v_acc, t_loss, t_acc,
+                                      v_loss + pen, t_loss + pen)):
                 hist[k].append(v)
             if cfg.eval_every is not None and schedule is not None:
                 sched.step(v_loss)
@@ -159,8 +163,10 @@ def fit(model, params: dict, data: tuple, cfg: FitConfig, optimizer, sampler,
                 if cfg.early_stopping and best["since"] >= cfg.patience:
                     state["stop"] = (s, e, snap)
 
-    def check(step: int, epoch: int, batch=None) -> None:
+    def check(step: int, epoch: int, batch=None):
+        """Hand the check to the evaluator; returns its validation loss when known at once."""
         lr_at[step] = optimizer.lr
+        pen_at[step] = model.l2.penalty(params, model.column)
         train = None
         if cfg.eval_train == "batch":
             Xb, Yb = batch
@@ -170,8 +176,9 @@ def fit(model, params: dict, data: tuple, cfg: FitConfig, optimizer, sampler,
             train = ((float(np.mean(step_loss[passes["first"]:step])), passes["correct"] / seen)
                      if seen else (math.nan, math.nan))
             passes.update(correct=0, seen=0, first=step)
-        ev.submit(step, epoch, params, train)
+        v_loss = ev.submit(step, epoch, params, train)
         decide()
+        return v_loss
 
     def latest() -> dict:
         """The latest check's accuracies (None before the first)."""
@@ -180,6 +187,7 @@ def fit(model, params: dict, data: tuple, cfg: FitConfig, optimizer, sampler,
                 "train_accuracy": float(ta[-1]) if ta else None}
 
     batch = _Batches(X, Y)
+    batch_scores = getattr(ev, "batch_scores", None)  # an evaluator sharing the forward GEMM
     grads = None  # the previous step's gradient arrays, overwritten by the next
     with_pred = cfg.eval_train == "passes"
     step, epoch = 0, 0
@@ -192,9 +200,10 @@ def fit(model, params: dict, data: tuple, cfg: FitConfig, optimizer, sampler,
             optimizer.lr = float(sched.lr(epoch))
             for idx in sampler.epoch():
                 Xb, Yb = batch(idx)
+                S = batch_scores(idx, Xb, Yb, params) if batch_scores is not None else None
                 if augment is not None:
-                    Xb = augment(Xb, rng)
-                out = model.loss(params, Xb, Yb, out=grads, with_pred=with_pred)
+                    Xb, S = augment(Xb, rng), None
+                out = model.loss(params, Xb, Yb, out=grads, with_pred=with_pred, scores=S)
                 loss, cost, grads = out[:3]
                 if with_pred:
                     passes["correct"] += int(np.count_nonzero(out[3] == heads.labels_of(Yb)))
@@ -222,13 +231,13 @@ def fit(model, params: dict, data: tuple, cfg: FitConfig, optimizer, sampler,
                 if step >= total:
                     break
             if cfg.eval_every is None and state["stop"] is None:
-                check(step, epoch)
+                v_now = check(step, epoch)
                 if callback is not None:
                     callback(step, total, {"epoch": epoch, "epochs": epochs, "epoch_end": True,
-                                           "loss": float(hist["train_loss"][-1]),
+                                           "loss": float(hist["train_loss"][-1]) if hist["train_loss"] else math.nan,
                                            "lr": float(hist["lr"][-1]), **latest()})
                 if state["stop"] is None:
-                    sched.step(hist["val_loss"][-1])
+                    sched.step(v_now if v_now is not None else hist["val_loss"][-1])
         if state["stop"] is None:
             decide(final=True)
     finally:

@@ -24,9 +24,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .functions import log_softmax, one_hot, sigmoid
+from .functions import log_softmax, one_hot, sigmoid, sigmoid_exp
 
 HEADS = ("softmax", "sigmoid")
+FORMS = ("shared-exp", "log-domain")
+"""How :func:`loss_and_dscores` computes (the same function, other arithmetic): ``shared-exp``
+(softmax from one ``exp(S - max)``, sigmoid by ``tanh``, scaled by ``1/n``) or ``log-domain``
+(softmax as ``exp(log_softmax(S))``, sigmoid in the ``exp(-|s|)`` form, divided by ``n``)."""
 
 
 def _dense(head: str, S: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -59,7 +63,23 @@ def loss(head: str, S: np.ndarray, Y: np.ndarray) -> float:
     raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")
 
 
-def loss_and_dscores(head: str, S: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+def _log_domain(head: str, S: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    n, K = S.shape
+    if head == "softmax":
+        logP = log_softmax(S, axis=1)
+        value = float(-np.sum(Y * logP, dtype=np.float64) / n)
+        G = np.exp(logP)
+        G -= Y
+        G /= n
+        return value, G
+    G = sigmoid_exp(S)
+    G -= Y
+    G /= n * K
+    return loss(head, S, Y), G
+
+
+def loss_and_dscores(head: str, S: np.ndarray, Y: np.ndarray,
+                     form: str = "shared-exp") -> tuple[float, np.ndarray]:
     """Mean loss and dJ/dS, shape (n, K).
 
     The softmax head computes the exponentials once: with ``Z = S - max_k S`` and
@@ -68,6 +88,8 @@ def loss_and_dscores(head: str, S: np.ndarray, Y: np.ndarray) -> tuple[float, np
     """
     n, K = S.shape
     Y = _dense(head, S, Y)
+    if form == "log-domain" and head in HEADS:
+        return _log_domain(head, S, one_hot(Y, K, S.dtype) if Y.ndim == 1 else Y)
     if head == "softmax" and Y.ndim == 1:
         rows = np.arange(n)
         G = S - S.max(axis=1, keepdims=True)

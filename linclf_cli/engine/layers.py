@@ -51,6 +51,12 @@ def affine_backward(G: np.ndarray, cache, need_input_grad: bool = True,
     db = np.sum(G, axis=0, out=_fits(out.get("b"), (G.shape[1],), G.dtype)) if has_b else None
     da = G @ W.T if need_input_grad else None  # (n, fan_in)
     dW_out = _fits(out.get("W"), W.shape, np.result_type(a, G))
+    if W.flags.f_contiguous and not W.flags.c_contiguous and not decay:
+        # W is the transpose of a row-major (fan_out, fan_in) matrix: its gradient in the same
+        # layout, (G^T a)^T, is the product such a layout's code computes
+        dWt = np.matmul(G.T, a, out=None if dW_out is None or not dW_out.flags.f_contiguous
+                        else dW_out.T)
+        return dWt.T, db, da
     if decay:
         G *= 1.0 / decay
         dW = np.matmul(a.T, G, out=dW_out)  # (fan_in, fan_out)

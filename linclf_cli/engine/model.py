@@ -34,6 +34,7 @@ class Model:
     head: str = "softmax"
     bias: str = "vector"
     l2: L2 = field(default_factory=L2)
+    numerics: str = "shared-exp"  # the head's arithmetic (heads.FORMS)
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
@@ -41,6 +42,8 @@ class Model:
             raise ValueError(f"sizes must be >= 2 positive integers, got {self.sizes}")
         if self.head not in heads.HEADS:
             raise ValueError(f"head must be one of {heads.HEADS}, got {self.head!r}")
+        if self.numerics not in heads.FORMS:
+            raise ValueError(f"numerics must be one of {heads.FORMS}, got {self.numerics!r}")
         if self.bias not in LAYOUTS:
             raise ValueError(f"bias layout must be one of {LAYOUTS}, got {self.bias!r}")
 
@@ -96,15 +99,19 @@ class Model:
         return 2.0 * l2.scale
 
     def loss(self, params: dict, X: np.ndarray, Y: np.ndarray, out: dict | None = None,
-             with_pred: bool = False):
+             with_pred: bool = False, scores: np.ndarray | None = None):
         """(loss, cost, grads) on the batch (X (n, d), targets Y (n, K) or labels (n,)).
 
         ``out``: a previous step's grads whose arrays are overwritten (training loops pass
         them back every step: no large allocations); ``with_pred`` appends the predictions
-        of this forward pass (before any update)."""
-        S, caches = self._forward(params, X)
+        of this forward pass (before any update); ``scores``: the scores ``X W + b`` of a
+        linear model already computed (an evaluator's joint product)."""
+        if scores is not None and self.depth == 1 and not self.column:
+            S, caches = scores, [((X, params["W1"], True), None)]
+        else:
+            S, caches = self._forward(params, X)
         pred = heads.predict(S) if with_pred else None
-        loss, G = heads.loss_and_dscores(self.head, S, Y)
+        loss, G = heads.loss_and_dscores(self.head, S, Y, self.numerics)
         grads = {}
         out = out or {}
         for l in range(self.depth, 0, -1):
