@@ -19,9 +19,12 @@
 * **callbacks** ``callback(step, total, fields)`` see progress.
 
 The **evaluator** (evaluators.py) is a strategy: the plain chunked one (any model, the
-default) or the block-GEMM one of a linear model (several checks in one GEMM, in a background
+default); the block-GEMM one of a linear model (several checks in one GEMM, in a background
 thread; ``fit`` runs ahead of its early-stopping decisions and restores the deciding check's
-snapshot, so the results are those of the step-by-step loop).
+snapshot, so the results are those of the step-by-step loop); or the fused one of a linear
+model with per-epoch checks (the training set evaluated during the next epoch's pass through
+its ``batch_scores`` hook, which shares the forward GEMM).  Every strategy gives the plain
+one's numbers.
 """
 
 from __future__ import annotations
