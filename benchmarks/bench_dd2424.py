@@ -37,7 +37,7 @@ from benchmarks import _common as C  # noqa: E402
 def make_data(n_train: int = 10000, n_val: int = 10000, d: int = 3072, K: int = 10,
               seed: int = 0):
     """(X_train, Y_train, y_train, X_val, Y_val, y_val), float32 inputs and one-hot targets."""
-    from linclf_cli.engine.linear import one_hot
+    from linclf_cli.engine.functions import one_hot
 
     (Xt, yt), (Xv, yv) = C.synthetic_classes(n_train, d, K, seed=seed, n_extra=(n_val,))
     return Xt, one_hot(yt, K, np.float32), yt, Xv, one_hot(yv, K, np.float32), yv
@@ -46,7 +46,7 @@ def make_data(n_train: int = 10000, n_val: int = 10000, d: int = 3072, K: int = 
 def run_once(data, *, epochs: int = 40, flip: bool = False, trace: bool = False,
              seed: int = 1) -> dict:
     """One ``train_fused`` call on ``data``; wall time, memory figures, final accuracies."""
-    from linclf_cli.engine.fused_trainer import train_fused
+    from linclf_cli.assignments.dd2424.linear import train_fused
 
     rss_data = C.current_rss()
     if trace:

@@ -58,8 +58,8 @@ def make_data(N: int = 49000, N_val: int = 1000, D: int = 3072, seed: int = 0):
 def run_epoch(data, *, H: int = 500, B: int = 200, num_iters: int | None = None,
               threads: int | None = None, seed: int = 1) -> dict:
     """Train a fresh 3072-H-10 float32 net for ``num_iters`` (default one epoch)."""
-    from linclf_cli.engine.mlp_trainer import train_sgd
-    from linclf_cli.engine.mlp import init_mlp
+    from linclf_cli.assignments.aml2020.net import train_sgd
+    from linclf_cli.assignments.aml2020.net import init_mlp
 
     X, y, Xv, yv = data
     iters = len(X) // B if num_iters is None else num_iters

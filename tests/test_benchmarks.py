@@ -1,7 +1,7 @@
 """Smoke tests of the benchmark scripts at tiny sizes (no timing assertions).
 
 The starter-style baseline of TDT4265 task 3b doubles as an independent reference for
-``linclf_cli.engine.checks_trainer``: with the same seed both visit the same batches, so their
+the TDT4265 recipe's trainer (``fit`` with the block-GEMM evaluator): with the same seed both visit the same batches, so their
 curves and final metrics must agree.
 """
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from linclf_cli.engine import mlp
+from linclf_cli.assignments.aml2020 import net as mlp
 from linclf_cli.errors import UsageError
 from linclf_cli.assignments.aml2020.recipe import AmlConfig
 from linclf_cli.assignments.dd2424.recipe import Dd2424Config

@@ -12,9 +12,9 @@ import math
 import numpy as np
 import pytest
 
-from linclf_cli.engine import linear as core
+from linclf_cli.assignments.dd2424 import linear as core
 from linclf_cli.engine.augment import flip_permutation, random_flip
-from linclf_cli.engine.fused_trainer import HISTORY_KEYS, train_fused
+from linclf_cli.assignments.dd2424.linear import HISTORY_KEYS, train_fused
 from linclf_cli.engine.schedules import ConstantLR, PlateauDecay
 
 

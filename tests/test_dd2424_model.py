@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from linclf_cli.assignments.dd2424 import gradcheck as dd_gc
-from linclf_cli.engine import linear as m
+from linclf_cli.assignments.dd2424 import linear as m
 from linclf_cli.errors import UsageError
 
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from linclf_cli.engine import linear as m
-from linclf_cli.engine.fused_trainer import (
+from linclf_cli.assignments.dd2424 import linear as m
+from linclf_cli.assignments.dd2424.linear import (
     HISTORY_KEYS,
     FusedResult,
     evaluate,

@@ -192,3 +192,82 @@ def test_schedule_sets_the_rate_per_epoch():
     res = fit(model, model.init(rng, Init("zeros")), (X, Y, X, Y), FitConfig(epochs=4),
               SGD(0.1), Sampler(100, 10), schedule=StepDecay(0.1, factor=0.5, every=2))
     assert list(res.history["lr"]) == pytest.approx([0.1, 0.1, 0.1, 0.05, 0.05])
+
+
+# ----------------------------------------------------------------------------- evaluators
+
+
+@pytest.mark.parametrize("bias,head,K", [("vector", "softmax", 4), ("column", "softmax", 4),
+                                         ("vector", "sigmoid", 1), ("column", "sigmoid", 1)])
+@pytest.mark.parametrize("block,overlap", [(1, False), (3, True), (64, True)])
+def test_block_gemm_evaluator_gives_the_plain_loops_run(bias, head, K, block, overlap):
+    """Any linear model can take the block-GEMM evaluator (here with Adam, L2 and early
+    stopping that restores the best check): it runs ahead of the early-stopping decision and
+    restores the deciding check's snapshot, so parameters, steps and stop are those of the
+    plain chunked evaluator; the checks' numbers agree to rounding (another GEMM width)."""
+    from linclf_cli.engine.evaluators import BlockGemm, Chunked
+
+    rng = np.random.default_rng(0)
+    d, n = 12, 80
+    X = rng.standard_normal((n + 40, d)).astype(np.float32)
+    if bias == "column":
+        X[:, -1] = 1
+    y = rng.integers(0, max(K, 2), n + 40)
+    Y = (one_hot(y, K, np.float32) if K > 1 else (y[:, None] == 0).astype(np.float32))
+    data = (X[:n], Y[:n], X[n:], Y[n:])
+    model = Model((d, K), head=head, bias=bias, l2=L2(0.01, "half", "all"))
+    cfg = FitConfig(epochs=60, eval_every=2, early_stopping=True, patience=4, restore_best=True)
+    runs = []
+    for ev in (Chunked(), BlockGemm(block, overlap)):
+        params = model.init(np.random.default_rng(1), Init("normal", 0.1), np.float32)
+        runs.append(fit(model, params, data, cfg, Adam(0.05), Sampler(n, 8, "shuffle",
+                        rng=np.random.default_rng(2)), evaluator=ev))
+    a, b = runs
+    assert a.stopped_step is not None and a.stopped_step < 60 * 10 - 1
+    assert (b.steps, b.stopped_step, b.stopped_epoch, b.best_step) == \
+        (a.steps, a.stopped_step, a.stopped_epoch, a.best_step)
+    assert np.array_equal(a.step_loss, b.step_loss)
+    for k in a.params:
+        assert np.array_equal(a.params[k], b.params[k])
+    assert list(a.history["step"]) == list(b.history["step"])
+    np.testing.assert_allclose(a.history["val_loss"], b.history["val_loss"], rtol=1e-5)
+    np.testing.assert_array_equal(a.history["val_accuracy"], b.history["val_accuracy"])
+
+
+def test_block_gemm_evaluator_refuses_a_hidden_layer():
+    from linclf_cli.engine.evaluators import BlockGemm
+
+    with pytest.raises(ValueError):
+        BlockGemm().open(Model((4, 3, 2)), (None,) * 4)
+
+
+def test_decay_each_step_multiplies_one_at_a_time():
+    from linclf_cli.engine.schedules import DecayEachStep
+
+    s, lr = DecayEachStep(0.1, 0.95), 0.1
+    for _ in range(50):
+        lr *= 0.95
+        assert s.step(None) == lr  # the products bit for bit, not 0.1 * 0.95 ** k
+    assert s.lr(7) == lr
+
+
+def test_fit_batch_and_passes_training_records_with_labels():
+    """Class-label targets; 'batch' records the mini-batch accuracy after its update at step
+    cadence, 'passes' the epoch's forward-pass accuracy and mean batch cost."""
+    rng = np.random.default_rng(0)
+    X, Y = _blobs(120, 8, 3, rng)
+    y = Y.argmax(axis=1)
+    model = Model((8, 6, 3), l2=L2(1e-3, "full", "weights", fused=True))
+    p = model.init(rng, Init("he"), np.float64)
+    res = fit(model, p, (X, y, X, y), FitConfig(iterations=9, eval_every=4, eval_train="batch",
+                                                record="cost"),
+              SGD(0.1), Sampler(120, 500, "replacement", rng=rng))  # B > n: one draw an epoch
+    assert res.steps_per_epoch == 1 and list(res.history["step"]) == [0, 4, 8]
+    assert all(float(a * 500).is_integer() for a in res.history["train_accuracy"])
+    assert np.isnan(res.history["train_loss"]).all()
+    p = model.init(np.random.default_rng(1), Init("he"), np.float64)
+    res = fit(model, p, (X, y, X, y), FitConfig(epochs=2, eval_train="passes"), SGD(0.1),
+              Sampler(120, 50, "shuffle", drop_last=False, rng=rng))
+    assert res.steps_per_epoch == 3 and np.isnan(res.history["train_loss"][0])
+    assert res.history["train_loss"][1] == np.mean(res.step_loss[:3])
+    assert res.history["train_loss"][2] == np.mean(res.step_loss[3:])

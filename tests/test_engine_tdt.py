@@ -5,14 +5,29 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from linclf_cli.engine import checks_trainer as trainer
-from linclf_cli.engine import logistic, softmax
+from linclf_cli.assignments.tdt4265 import recipe as trainer
+from linclf_cli.engine import heads
 from linclf_cli.engine.functions import log_softmax, one_hot, sigmoid
 from linclf_cli.engine.functions import softmax as softmax_fn
-from linclf_cli.engine.gradcheck import check_gradients
+from linclf_cli.engine.gradcheck import check_gradients, check_model
 from linclf_cli.assignments.tdt4265.preprocess import pre_process_images
 from linclf_cli.assignments.tdt4265.gradcheck import tdt4265_gradcheck
 from linclf_cli.errors import TrainingDiverged, UsageError
+
+
+def loss_and_grad(W, X, T, l2=0.0):
+    """The starter model's batch loss and dJ/dW (through the engine's Model)."""
+    loss, _, g = trainer.model_for(W.shape[0], W.shape[1], l2).loss({"W1": W}, X, T)
+    return loss, g["W1"]
+
+
+def loss_of(W, X, T):
+    return heads.loss(trainer.model_for(W.shape[0], W.shape[1]).head, X @ W, T)
+
+
+def forward(W, X):
+    S = trainer.model_for(W.shape[0], W.shape[1]).scores({"W1": W}, X)
+    return sigmoid(S) if W.shape[1] == 1 else softmax_fn(S, axis=1)
 
 
 def images(n, seed=0):
@@ -38,9 +53,9 @@ def test_pre_process_range_and_bias():
 
 def test_zero_weight_outputs():
     X = pre_process_images(images(20))
-    assert np.allclose(logistic.forward(np.zeros((785, 1)), X), 0.5)
-    assert logistic.forward(np.zeros((785, 1)), X).shape == (20, 1)
-    out = softmax.forward(np.zeros((785, 10)), X)
+    assert np.allclose(forward(np.zeros((785, 1)), X), 0.5)
+    assert forward(np.zeros((785, 1)), X).shape == (20, 1)
+    out = forward(np.zeros((785, 10)), X)
     assert out.shape == (20, 10)
     assert np.mean(out) == pytest.approx(0.1)
     assert np.allclose(out.sum(axis=1), 1)
@@ -69,11 +84,11 @@ def test_losses_finite_at_extreme_logits():
     X = np.eye(2)
     w = np.array([[1000.0], [-1000.0]])
     t = np.array([[0.0], [1.0]])  # maximally wrong
-    loss, grad = logistic.loss_and_grad(w, X, t)
+    loss, grad = loss_and_grad(w, X, t)
     assert np.isfinite(loss) and loss == pytest.approx(1000.0)
     assert np.all(np.isfinite(grad))
     W = np.array([[1000.0, -1000.0], [-1000.0, 1000.0]])
-    loss, grad = softmax.loss_and_grad(W, X, np.array([[0.0, 1.0], [1.0, 0.0]]))
+    loss, grad = loss_and_grad(W, X, np.array([[0.0, 1.0], [1.0, 0.0]]))
     assert loss == pytest.approx(2000.0) and np.all(np.isfinite(grad))
 
 
@@ -83,11 +98,14 @@ def test_gradients_match_numerical(model, l2):
     """Non-trivial weights (std 0.05) so the L2 term and the nonlinearity both matter."""
     X, y = toy_problem(40, seed=3)
     T = (y[:, None] % 2).astype(float) if model == "binary" else one_hot(y, 10, np.float64)
-    mod = trainer.MODELS[model]
     W = np.random.default_rng(0).normal(0, 0.05, size=(785, T.shape[1]))
-    _, g = mod.loss_and_grad(W.copy(), X, T, l2)
-    (res,) = check_gradients(lambda: mod.loss(W, X, T) + 0.5 * l2 * np.sum(W * W), {"W": W},
+    _, g = loss_and_grad(W.copy(), X, T, l2)
+    (res,) = check_gradients(lambda: loss_of(W, X, T) + 0.5 * l2 * np.sum(W * W), {"W": W},
                              {"W": g}, h=1e-4, rel_floor=1e-6)
+    # and through the engine's one check, whose objective is the model's cost
+    (res2,) = check_model(trainer.model_for(785, T.shape[1], l2), {"W1": W}, X, T, h=1e-4,
+                          rel_floor=1e-6)
+    assert res2.max_rel_error < 1e-5 and res2.max_abs_error < 1e-8
     # entries below 1e-6 are judged by the absolute error (cancellation makes them noisy)
     assert res.max_rel_error < 1e-5
     assert res.max_abs_error < 1e-8
@@ -97,8 +115,8 @@ def test_gradcheck_detects_a_wrong_gradient():
     X, y = toy_problem(30)
     T = one_hot(y, 10, np.float64)
     W = np.random.default_rng(0).normal(0, 0.05, size=(785, 10))
-    _, g = softmax.loss_and_grad(W.copy(), X, T, 0.0)
-    (res,) = check_gradients(lambda: softmax.loss(W, X, T), {"W": W}, {"W": 2 * g}, h=1e-5)
+    _, g = loss_and_grad(W.copy(), X, T, 0.0)
+    (res,) = check_gradients(lambda: loss_of(W, X, T), {"W": W}, {"W": 2 * g}, h=1e-5)
     assert res.max_rel_error > 0.1
 
 
@@ -127,16 +145,17 @@ def data(n=600, nv=300, dtype=np.float32, noise=60.0):
 def test_trainer_semantics_steps_and_cadence():
     Xt, Yt, Xv, Yv = data(n=650)  # 650 // 32 = 20 steps/epoch, last 10 rows dropped
     r = trainer.train("softmax", Xt, Yt, Xv, Yv, cfg(), np.random.default_rng(0))
-    assert r.steps_per_epoch == 20 and r.steps == 60 and r.val_every == 4
-    assert r.checks["step"].tolist() == list(range(0, 60, 4))
-    assert r.checks["epoch"].tolist() == [s // 20 for s in range(0, 60, 4)]
-    assert len(r.train_loss) == 60
+    assert r.steps_per_epoch == 20 and r.steps == 60
+    assert trainer.steps_per_validation(r.steps_per_epoch) == 4
+    assert r.history["step"].tolist() == list(range(0, 60, 4))
+    assert r.history["epoch"].tolist() == [s // 20 for s in range(0, 60, 4)]
+    assert len(r.step_loss) == 60
     assert r.stopped_step is None
     # first recorded loss is the zero-weight loss ln 10, measured before the first update
-    assert r.train_loss[0] == pytest.approx(np.log(10), rel=1e-6)
+    assert r.step_loss[0] == pytest.approx(np.log(10), rel=1e-6)
     # the step-0 check already sees the updated weights
-    assert r.checks["val_loss"][0] < np.log(10)
-    assert r.train_loss[-10:].mean() < r.train_loss[:10].mean()
+    assert r.history["val_loss"][0] < np.log(10)
+    assert r.step_loss[-10:].mean() < r.step_loss[:10].mean()
 
 
 def test_no_shuffle_walks_batches_in_order():
@@ -144,10 +163,10 @@ def test_no_shuffle_walks_batches_in_order():
     c = cfg(shuffle=False, batch_size=32, epochs=1, learning_rate=0.0001)
     r = trainer.train("softmax", Xt, Yt, Xv, Yv, c, np.random.default_rng(0))
     W = np.zeros((785, 10), np.float32)
-    l0, g0 = softmax.loss_and_grad(W, Xt[:32], Yt[:32])
+    l0, g0 = loss_and_grad(W, Xt[:32], Yt[:32])
     W = W - np.float32(0.0001) * g0
-    l1, _ = softmax.loss_and_grad(W, Xt[32:64], Yt[32:64])
-    assert r.train_loss.tolist() == pytest.approx([l0, l1], rel=1e-6)
+    l1, _ = loss_and_grad(W, Xt[32:64], Yt[32:64])
+    assert r.step_loss.tolist() == pytest.approx([l0, l1], rel=1e-6)
 
 
 def test_block_size_does_not_change_results():
@@ -160,11 +179,11 @@ def test_block_size_does_not_change_results():
     for r in runs[1:]:
         assert r.stopped_step == runs[0].stopped_step
         assert r.steps == runs[0].steps
-        assert np.array_equal(r.W, runs[0].W)
-        assert np.array_equal(r.train_loss, runs[0].train_loss)
+        assert np.array_equal(r.params['W1'], runs[0].params['W1'])
+        assert np.array_equal(r.step_loss, runs[0].step_loss)
         # evaluation GEMMs of different widths may round differently in the last bits
-        np.testing.assert_allclose(r.checks["val_loss"], runs[0].checks["val_loss"], rtol=1e-6, atol=1e-8)
-        np.testing.assert_array_equal(r.checks["val_accuracy"], runs[0].checks["val_accuracy"])
+        np.testing.assert_allclose(r.history["val_loss"], runs[0].history["val_loss"], rtol=1e-6, atol=1e-8)
+        np.testing.assert_array_equal(r.history["val_accuracy"], runs[0].history["val_accuracy"])
 
 
 def test_early_stopping_matches_the_solutions_window_rule():
@@ -172,15 +191,15 @@ def test_early_stopping_matches_the_solutions_window_rule():
     c = cfg(epochs=300, early_stopping=True, patience=10, learning_rate=0.5, batch_size=8)
     r = trainer.train("softmax", Xt, Yt, Xv, Yv, c, np.random.default_rng(0))
     assert r.stopped_step is not None
-    v = r.checks["val_loss"]
+    v = r.history["val_loss"]
     # the official solution: stop when the first of the last 11 losses is their minimum
     first = next(i for i in range(10, len(v)) if np.argmin(v[i - 10:i + 1]) == 0)
     assert first == len(v) - 1
-    assert r.checks["step"][-1] == r.stopped_step
+    assert r.history["step"][-1] == r.stopped_step
     assert r.stopped_epoch == r.stopped_step // r.steps_per_epoch
     assert r.steps == r.stopped_step + 1
     # the weights are those at the stop check: recompute its validation loss
-    assert softmax.loss(r.W, Xv, Yv) == pytest.approx(v[-1], rel=1e-5)
+    assert loss_of(r.params['W1'], Xv, Yv) == pytest.approx(v[-1], rel=1e-5)
 
 
 def test_restore_best_returns_min_validation_weights():
@@ -189,7 +208,7 @@ def test_restore_best_returns_min_validation_weights():
             restore_best=True)
     assert trainer.train("softmax", Xt, Yt, Xv, Yv, c, np.random.default_rng(0)).stopped_step
     r = trainer.train("softmax", Xt, Yt, Xv, Yv, c, np.random.default_rng(0))
-    assert softmax.loss(r.W, Xv, Yv) == pytest.approx(r.checks["val_loss"].min(), rel=1e-5)
+    assert loss_of(r.params['W1'], Xv, Yv) == pytest.approx(r.history["val_loss"].min(), rel=1e-5)
 
 
 def test_determinism_and_seed_dependence():
@@ -197,8 +216,8 @@ def test_determinism_and_seed_dependence():
     a = trainer.train("softmax", Xt, Yt, Xv, Yv, cfg(), np.random.default_rng(3))
     b = trainer.train("softmax", Xt, Yt, Xv, Yv, cfg(), np.random.default_rng(3))
     c = trainer.train("softmax", Xt, Yt, Xv, Yv, cfg(), np.random.default_rng(4))
-    assert np.array_equal(a.W, b.W) and np.array_equal(a.train_loss, b.train_loss)
-    assert not np.array_equal(a.W, c.W)
+    assert np.array_equal(a.params['W1'], b.params['W1']) and np.array_equal(a.step_loss, b.step_loss)
+    assert not np.array_equal(a.params['W1'], c.params['W1'])
 
 
 def test_binary_training_learns():
@@ -207,10 +226,10 @@ def test_binary_training_learns():
     X = X.astype(np.float32)
     r = trainer.train("binary", X[:600], T[:600], X[600:], T[600:], cfg(epochs=5),
                       np.random.default_rng(0))
-    m = trainer.final_metrics("binary", r.W, X[:600], T[:600], X[600:], T[600:])
+    m = trainer.final_metrics(r.params["W1"], X[:600], T[:600], X[600:], T[600:])
     assert m["val_accuracy"] > 0.9
     assert m["weight_frobenius_norm"] == pytest.approx(np.sqrt(m["weight_sum_of_squares"]))
-    assert m["weight_sum_of_squares"] == pytest.approx(float(np.sum(r.W.astype(float) ** 2)))
+    assert m["weight_sum_of_squares"] == pytest.approx(float(np.sum(r.params['W1'].astype(float) ** 2)))
 
 
 @pytest.mark.parametrize("kw", [dict(learning_rate=0), dict(learning_rate=-1),

@@ -9,8 +9,8 @@ import numpy as np
 from linclf_cli.assignments.gradchecks import mlp_check_problem
 import pytest
 
-from linclf_cli.engine import mlp
-from linclf_cli.engine.mlp_trainer import train_adam, train_sgd
+from linclf_cli.assignments.aml2020 import net as mlp
+from linclf_cli.assignments.aml2020.net import train_adam, train_sgd
 from linclf_cli.engine.gradcheck import check_gradients
 from linclf_cli.engine.optim import SGD, Adam
 from linclf_cli.errors import TrainingDiverged, UsageError

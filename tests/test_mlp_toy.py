@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from linclf_cli.assignments.aml2020 import toy as aml_toy
-from linclf_cli.engine import mlp
+from linclf_cli.assignments.aml2020 import net as mlp
 
 
 def test_toy_model_reproduces_the_legacy_seed_streams():

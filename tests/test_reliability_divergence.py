@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from linclf_cli.cli.app import build_app
-from linclf_cli.engine import checks_trainer as trainer
-from linclf_cli.engine import mlp
-from linclf_cli.engine.mlp_trainer import train_adam, train_sgd
-from linclf_cli.engine.fused_trainer import train_fused
+from linclf_cli.assignments.tdt4265 import recipe as trainer
+from linclf_cli.assignments.aml2020 import net as mlp
+from linclf_cli.assignments.aml2020.net import train_adam, train_sgd
+from linclf_cli.assignments.dd2424.linear import train_fused
 from linclf_cli.engine.divergence import FACTOR, PATIENCE, DivergenceGuard
 from linclf_cli.engine.functions import one_hot
 from linclf_cli.errors import TrainingDiverged, suggest_learning_rate

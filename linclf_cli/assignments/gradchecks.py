@@ -94,13 +94,16 @@ class GradcheckConfig:
 
 def starter_tests() -> dict:
     """The starter's other assertions (tasks 2a/3a): zero-weight outputs and one-hot."""
-    from linclf_cli.engine import logistic, softmax
+    from linclf_cli.assignments.tdt4265.recipe import model_for
+    from linclf_cli.engine.functions import sigmoid, softmax
 
     X = pre_process_images(np.arange(784 * 4, dtype=np.int64).reshape(4, 784) % 256, np.float64)
     oh = one_hot(np.array([3]), 10)
+    S1 = model_for(785, 1).scores({"W1": np.zeros((785, 1))}, X)
+    S10 = model_for(785, 10).scores({"W1": np.zeros((785, 10))}, X)
     return {
-        "binary_zero_weight_mean_output": float(np.mean(logistic.forward(np.zeros((785, 1)), X))),
-        "softmax_zero_weight_mean_output": float(np.mean(softmax.forward(np.zeros((785, 10)), X))),
+        "binary_zero_weight_mean_output": float(np.mean(sigmoid(S1))),
+        "softmax_zero_weight_mean_output": float(np.mean(softmax(S10, axis=1))),
         "one_hot_of_3": oh[0].astype(int).tolist(),
         "one_hot_sums_to_one": bool(oh.sum() == 1),
     }
@@ -162,7 +165,7 @@ def dd2424_gradchecks(models=DD2424_MODELS, lams=(0.0, 0.1), seed: int = 0) -> l
 def mlp_check_problem(sizes: list[int], seed: int, n: int = 10):
     """He-scaled weights, random biases, unit inputs; redrawn until no hidden pre-activation
     lies within 1e-3 of the ReLU kink (a centred difference must not cross it)."""
-    from linclf_cli.engine import mlp
+    from linclf_cli.assignments.aml2020 import net as mlp
 
     for s in range(seed, seed + 100):
         rng = np.random.default_rng(s)
@@ -188,15 +191,14 @@ def mlp_gradchecks(hidden=(50,), regs=(0.0, 0.05), seed: int = 0, inputs: int = 
                    classes: int = 10) -> list[dict]:
     """Centred differences (h = 1e-5) on the full regularised loss for every W_l and b_l of a
     ``inputs``-``hidden``-``classes`` ReLU network; relative error with the 1e-8 floor."""
-    from linclf_cli.engine import mlp
-    from linclf_cli.engine.gradcheck import check_gradients
+    from linclf_cli.assignments.aml2020 import net as mlp
+    from linclf_cli.engine.gradcheck import check_model
 
     sizes = mlp.validate_sizes([inputs, *hidden, classes])
     rows = []
     for reg in regs:
         params, X, y = mlp_check_problem(sizes, seed)
-        _, grads = mlp.loss_and_grads(params, X, y, reg)
-        for c in check_gradients(lambda: mlp.loss(params, X, y, reg), params, grads, h=1e-5):
+        for c in check_model(mlp.model_for(sizes, reg), params, X, y, h=1e-5):
             rows.append({"check": "mlp", "model": "mlp " + "-".join(map(str, sizes)), "param": c.name,
                          "l2": reg, "n_weights": c.size, "max_abs_error": c.max_abs_error, "bound": None,
                          "max_rel_error": c.max_rel_error,

@@ -18,9 +18,13 @@
 * **divergence** (divergence.py) raises :class:`~linclf_cli.errors.TrainingDiverged`;
 * **callbacks** ``callback(step, total, fields)`` see progress.
 
-The engine's fast paths for linear models (several checks in one GEMM, evaluated in a
-background thread) are evaluator strategies of the course trainers; this loop uses the plain
-chunked evaluator, which any model gets.
+The **evaluator** (evaluators.py) is a strategy: the plain chunked one (any model, the
+default); the block-GEMM one of a linear model (several checks in one GEMM, in a background
+thread; ``fit`` runs ahead of its early-stopping decisions and restores the deciding check's
+snapshot, so the results are those of the step-by-step loop); or the fused one of a linear
+model with per-epoch checks (the training set evaluated during the next epoch's pass through
+its ``batch_scores`` hook, which shares the forward GEMM).  Every strategy gives the plain
+one's numbers.
 """
 
 from __future__ import annotations
@@ -32,9 +36,15 @@ from typing import Callable
 
 import numpy as np
 
+from linclf_cli.errors import TrainingDiverged
+
 from . import heads
 from .divergence import DivergenceGuard
+from .evaluators import Chunked, evaluate  # noqa: F401  (evaluate: re-exported)
 from .schedules import ConstantLR
+
+HISTORY = ("step", "epoch", "lr", "val_loss", "val_accuracy", "train_loss", "train_accuracy",
+           "val_cost", "train_cost")
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,8 @@ class FitConfig:
     early_stopping: bool = False
     patience: int = 10
     restore_best: bool = False
-    eval_train: bool = True
+    eval_train: bool | str = True  # True: whole training set; "batch"; "passes"; False
+    record: str = "loss"  # what step_loss holds (and the divergence guard watches): loss or cost
 
     def __post_init__(self):
         if (self.epochs is None) == (self.iterations is None):
@@ -58,87 +69,199 @@ class FitConfig:
             raise ValueError("eval_every must be >= 1 step")
         if self.patience < 1:
             raise ValueError("patience must be >= 1")
+        if self.eval_train not in (True, False, "batch", "passes"):
+            raise ValueError("eval_train must be True, False, 'batch' or 'passes'")
+        if self.record not in ("loss", "cost"):
+            raise ValueError("record must be 'loss' or 'cost'")
 
 
 @dataclass
 class FitResult:
     params: dict
     steps: int
-    history: dict = field(default_factory=dict)  # per check: step, epoch, lr, val/train loss+acc
-    step_loss: np.ndarray | None = None  # mini-batch loss before each update
+    steps_per_epoch: int = 0
+    history: dict = field(default_factory=dict)  # per check: HISTORY columns
+    step_loss: np.ndarray | None = None  # mini-batch loss (or cost) before each update
+    step_lr: np.ndarray | None = None  # the rate of each update
     stopped_step: int | None = None
+    stopped_epoch: int | None = None  # the stopping check's epoch (0-based in step cadence)
     best_step: int | None = None
+    best_loss: float = math.inf
+    seconds: dict = field(default_factory=dict)  # evaluation: time the evaluator took
 
 
-def evaluate(model, params: dict, X: np.ndarray, Y: np.ndarray, chunk: int = 10_000):
-    """(mean loss, accuracy) of ``model`` on (X, Y), in chunks of rows."""
-    total, correct = 0.0, 0
-    for lo in range(0, X.shape[0], chunk):
-        S = model.scores(params, X[lo:lo + chunk])
-        Yc = Y[lo:lo + chunk]
-        total += float(np.sum(heads.per_sample_loss(model.head, S, Yc), dtype=np.float64))
-        correct += int(np.count_nonzero(heads.predict(S) == heads.labels_of(Yc)))
-    return total / X.shape[0], correct / X.shape[0]
+def _accuracy(model, params: dict, X: np.ndarray, Y: np.ndarray) -> float:
+    return float(np.count_nonzero(model.predict(params, X) == heads.labels_of(Y))) / len(X)
+
+
+class _Batches:
+    """Gathers index batches into reusable buffers (``np.take(..., out=)``; slices stay views)."""
+
+    def __init__(self, X, Y):
+        self.X, self.Y, self.buf = X, Y, {}
+
+    def __call__(self, idx):
+        if isinstance(idx, slice):
+            return self.X[idx], self.Y[idx]
+        n = len(idx)
+        if n not in self.buf:  # at most two sizes: full batches and a last partial one
+            self.buf[n] = (np.empty((n, *self.X.shape[1:]), self.X.dtype),
+                           np.empty((n, *self.Y.shape[1:]), self.Y.dtype))
+        bx, by = self.buf[n]
+        return np.take(self.X, idx, axis=0, out=bx), np.take(self.Y, idx, axis=0, out=by)
 
 
 @np.errstate(over="ignore", invalid="ignore")
 def fit(model, params: dict, data: tuple, cfg: FitConfig, optimizer, sampler,
         schedule=None, augment: Callable | None = None, rng=None,
-        callback: Callable | None = None) -> FitResult:
-    """Train ``params`` (updated in place) on ``data = (X_train, Y_train, X_val, Y_val)``."""
+        callback: Callable | None = None, evaluator=None) -> FitResult:
+    """Train ``params`` (updated in place) on ``data = (X_train, Y_train, X_val, Y_val)``.
+
+    ``cfg.eval_train``: the training metrics of a check are those of the whole training set
+    (True), of the current mini-batch after its update (``"batch"``: accuracy only, a
+    starter's record), of the epoch's forward passes before each update (``"passes"``: the
+    mean batch loss and the accuracy of the predictions made while training, per-epoch
+    cadence), or none (False).  A schedule hears every check's validation loss
+    (``schedule.step``) and sets the rate from then on."""
     X, Y, Xv, Yv = data
     spe = sampler.steps_per_epoch
     total = cfg.iterations if cfg.iterations is not None else cfg.epochs * spe
+    epochs = cfg.epochs if cfg.epochs is not None else -(-total // spe)
     sched = copy.deepcopy(schedule) if schedule is not None else ConstantLR(optimizer.lr)
+    ev = evaluator if evaluator is not None else Chunked()
+    if getattr(ev, "lookahead", False) and schedule is not None and cfg.eval_every is not None:
+        raise ValueError("a schedule stepped at checks needs an evaluator that decides at once")
+    ev.open(model, data, cfg.eval_train, params=params, batch_size=sampler.batch_size)
     guard = DivergenceGuard(optimizer.lr)
-    hist = {k: [] for k in ("step", "epoch", "lr", "val_loss", "val_accuracy",
-                            "train_loss", "train_accuracy")}
+    hist = {k: [] for k in HISTORY}
     step_loss = np.empty(total)
+    step_lr = np.empty(total)
+    passes = {"correct": 0, "seen": 0, "first": 0}  # eval_train="passes": this epoch so far
     best = {"loss": math.inf, "step": None, "params": None, "since": 0}
+    state = {"stop": None}  # (step, epoch, snapshot) of the check early stopping stopped at
+    lr_at = {}  # step -> rate of the check (a late evaluator reports after the rate moved on)
+    pen_at = {}  # step -> the L2 penalty of the check's parameters (cost = loss + penalty)
 
-    def check(step: int, epoch: int) -> bool:
-        """Evaluate; True when early stopping says stop."""
-        v_loss, v_acc = evaluate(model, params, Xv, Yv)
-        t_loss, t_acc = evaluate(model, params, X, Y) if cfg.eval_train else (math.nan, math.nan)
-        for k, v in zip(hist, (step, epoch, optimizer.lr, v_loss, v_acc, t_loss, t_acc)):
-            hist[k].append(v)
-        guard.check(step, v_loss)
-        if v_loss < best["loss"]:
-            best.update(loss=v_loss, step=step, since=0,
-                        params={k: p.copy() for k, p in params.items()} if cfg.restore_best else None)
-            return False
-        best["since"] += 1
-        return cfg.early_stopping and best["since"] >= cfg.patience
+    def decide(final: bool = False) -> None:
+        """Apply the early-stopping rule to the evaluated checks, in order."""
+        for s, e, (v_loss, v_acc, t_loss, t_acc), snap in ev.decided(final):
+            if state["stop"] is not None:
+                return
+            if not math.isfinite(v_loss):  # the parameters the next step would train from
+                raise TrainingDiverged(s + 1 if cfg.eval_every is not None else s, float(v_loss),
+                                       guard.learning_rate)
+            pen = pen_at.pop(s)
+            for k, v in zip(HISTORY, (s, e, lr_at.pop(s), v_loss, v_acc, t_loss, t_acc,
+                                      v_loss + pen, t_loss + pen)):
+                hist[k].append(v)
+            if cfg.eval_every is not None and schedule is not None:
+                sched.step(v_loss)
+                optimizer.lr = float(sched.lr(e + 1))
+            if v_loss < best["loss"]:
+                best.update(loss=float(v_loss), step=s, since=0)
+                if cfg.restore_best:
+                    best["params"] = snap if snap is not None else {k: p.copy() for k, p in params.items()}
+            else:
+                best["since"] += 1
+                if cfg.early_stopping and best["since"] >= cfg.patience:
+                    state["stop"] = (s, e, snap)
 
-    step, epoch, stopped = 0, 0, None
-    optimizer.lr = float(sched.lr(1))
-    if cfg.eval_every is None and check(0, 0):
-        stopped = 0
-    while stopped is None and step < total:
-        epoch += 1
-        optimizer.lr = float(sched.lr(epoch))
-        for idx in sampler.epoch():
-            Xb, Yb = X[idx], Y[idx]
-            if augment is not None:
-                Xb = augment(Xb, rng)
-            loss, _, grads = model.loss(params, Xb, Yb)
-            step_loss[step] = loss
-            guard.check(step, loss)
-            optimizer.step(params, grads)  # step-cadence checks see the updated params
-            if cfg.eval_every is not None and step % cfg.eval_every == 0 and check(step, epoch - 1):
-                stopped = step
-            step += 1
-            if callback is not None:
-                va = hist["val_accuracy"]
-                callback(step, total, {"epoch": epoch, "loss": float(loss),
-                                       "val_accuracy": va[-1] if va else None})
-            if stopped is not None or step >= total:
-                break
+    def check(step: int, epoch: int, batch=None):
+        """Hand the check to the evaluator; returns its validation loss when known at once."""
+        lr_at[step] = optimizer.lr
+        pen_at[step] = model.l2.penalty(params, model.column)
+        train = None
+        if cfg.eval_train == "batch":
+            Xb, Yb = batch
+            train = (math.nan, _accuracy(model, params, Xb, Yb))
+        elif cfg.eval_train == "passes":
+            seen = passes["seen"]
+            train = ((float(np.mean(step_loss[passes["first"]:step])), passes["correct"] / seen)
+                     if seen else (math.nan, math.nan))
+            passes.update(correct=0, seen=0, first=step)
+        v_loss = ev.submit(step, epoch, params, train)
+        decide()
+        return v_loss
+
+    def latest() -> dict:
+        """The latest check's accuracies (None before the first)."""
+        va, ta = hist["val_accuracy"], hist["train_accuracy"]
+        return {"val_accuracy": float(va[-1]) if va else None,
+                "train_accuracy": float(ta[-1]) if ta else None}
+
+    batch = _Batches(X, Y)
+    batch_scores = getattr(ev, "batch_scores", None)  # an evaluator sharing the forward GEMM
+    grads = None  # the previous step's gradient arrays, overwritten by the next
+    with_pred = cfg.eval_train == "passes"
+    step, epoch = 0, 0
+    try:
+        optimizer.lr = float(sched.lr(1))
         if cfg.eval_every is None:
-            if check(step, epoch):
-                stopped = step
-            sched.step(hist["val_loss"][-1])
+            check(0, 0)
+        while state["stop"] is None and step < total:
+            epoch += 1
+            optimizer.lr = float(sched.lr(epoch))
+            for idx in sampler.epoch():
+                Xb, Yb = batch(idx)
+                S = batch_scores(idx, Xb, Yb, params) if batch_scores is not None else None
+                if augment is not None:
+                    Xb, S = augment(Xb, rng), None
+                out = model.loss(params, Xb, Yb, out=grads, with_pred=with_pred, scores=S)
+                loss, cost, grads = out[:3]
+                if with_pred:
+                    passes["correct"] += int(np.count_nonzero(out[3] == heads.labels_of(Yb)))
+                    passes["seen"] += len(Yb)
+                if cfg.record == "cost":
+                    loss = cost
+                step_loss[step] = loss
+                step_lr[step] = optimizer.lr
+                try:
+                    guard.check(step, loss)  # non-finite, or 10x the initial loss (divergence.py)
+                except TrainingDiverged:
+                    decide(final=True)  # an earlier check may already have stopped the run
+                    if state["stop"] is None:
+                        raise
+                    break
+                optimizer.step(params, grads)  # step-cadence checks see the updated params
+                if cfg.eval_every is not None and step % cfg.eval_every == 0:
+                    check(step, epoch - 1, (Xb, Yb))
+                    if state["stop"] is not None:
+                        break
+                step += 1
+                if callback is not None:
+                    callback(step, total, {"epoch": epoch, "epochs": epochs, "loss": float(loss),
+                                           "lr": float(step_lr[step - 1]), **latest()})
+                if step >= total:
+                    break
+            if cfg.eval_every is None and state["stop"] is None:
+                v_now = check(step, epoch)
+                if callback is not None:
+                    callback(step, total, {"epoch": epoch, "epochs": epochs, "epoch_end": True,
+                                           "loss": float(hist["train_loss"][-1]) if hist["train_loss"] else math.nan,
+                                           "lr": float(hist["lr"][-1]), **latest()})
+                if state["stop"] is None:
+                    sched.step(v_now if v_now is not None else hist["val_loss"][-1])
+        if state["stop"] is None:
+            decide(final=True)
+    finally:
+        ev.close()
+    stopped_step = stopped_epoch = None
+    if state["stop"] is not None:
+        stopped_step, stopped_epoch, snap = state["stop"]
+        if snap is not None:
+            params.update(snap)
+        if cfg.eval_every is not None:
+            step = stopped_step + 1
+            if callback is not None:  # the display ends where the run stopped, not where it ran ahead to
+                callback(step, total, {"epoch": stopped_epoch + 1, "epochs": epochs,
+                                       "stopped_step": stopped_step, "stopped_epoch": stopped_epoch,
+                                       "loss": float(step_loss[stopped_step]),
+                                       "val_accuracy": float(hist["val_accuracy"][-1])})
     if cfg.restore_best and best["params"] is not None:
         params.update(best["params"])
-    return FitResult(params=params, steps=step, history={k: np.asarray(v) for k, v in hist.items()},
-                     step_loss=step_loss[:step].copy(), stopped_step=stopped, best_step=best["step"])
+    return FitResult(params=params, steps=step, steps_per_epoch=spe,
+                     history={k: np.asarray(v) for k, v in hist.items()},
+                     step_loss=step_loss[:step].copy(), step_lr=step_lr[:step].copy(),
+                     stopped_step=stopped_step,
+                     stopped_epoch=stopped_epoch, best_step=best["step"], best_loss=best["loss"],
+                     seconds={"evaluation": ev.seconds})

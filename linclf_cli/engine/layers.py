@@ -37,13 +37,41 @@ def affine_forward(a: np.ndarray, W: np.ndarray, b: np.ndarray | None):
     return out, (a, W, b is not None)
 
 
-def affine_backward(G: np.ndarray, cache, need_input_grad: bool = True):
-    """Gradients (dW, db or None, da or None) of an affine layer from ``G`` (n, fan_out)."""
+def affine_backward(G: np.ndarray, cache, need_input_grad: bool = True,
+                    decay: float | None = None, out: dict | None = None):
+    """Gradients (dW, db or None, da or None) of an affine layer from ``G`` (n, fan_out).
+
+    ``decay`` (a number c) adds the weight-decay gradient fused into the product,
+    ``dW = c (a^T (G / c) + W)``: the scaling falls on the small G (scaled in place) and W is
+    added in place, so no W-sized temporary.  ``out`` may hold reusable arrays ``"W"``, ``"b"``
+    (a previous step's gradients) to write into.
+    """
     a, W, has_b = cache
-    dW = a.T @ G  # (fan_in, fan_out)
-    db = G.sum(axis=0) if has_b else None
+    out = out or {}
+    db = np.sum(G, axis=0, out=_fits(out.get("b"), (G.shape[1],), G.dtype)) if has_b else None
     da = G @ W.T if need_input_grad else None  # (n, fan_in)
+    dW_out = _fits(out.get("W"), W.shape, np.result_type(a, G))
+    if W.flags.f_contiguous and not W.flags.c_contiguous and not decay:
+        # W is the transpose of a row-major (fan_out, fan_in) matrix: its gradient in the same
+        # layout, (G^T a)^T, is the product such a layout's code computes
+        dWt = np.matmul(G.T, a, out=None if dW_out is None or not dW_out.flags.f_contiguous
+                        else dW_out.T)
+        return dWt.T, db, da
+    if decay:
+        G *= 1.0 / decay
+        dW = np.matmul(a.T, G, out=dW_out)  # (fan_in, fan_out)
+        dW += W
+        dW *= decay
+    else:
+        dW = np.matmul(a.T, G, out=dW_out)
     return dW, db, da
+
+
+def _fits(buf, shape, dtype):
+    """``buf`` when it can receive an array of ``shape`` and ``dtype``, else None."""
+    if isinstance(buf, np.ndarray) and buf.shape == tuple(shape) and buf.dtype == dtype:
+        return buf
+    return None
 
 
 def relu_forward(z: np.ndarray):

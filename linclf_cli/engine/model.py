@@ -34,6 +34,7 @@ class Model:
     head: str = "softmax"
     bias: str = "vector"
     l2: L2 = field(default_factory=L2)
+    numerics: str = "shared-exp"  # the head's arithmetic (heads.FORMS)
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
@@ -41,6 +42,8 @@ class Model:
             raise ValueError(f"sizes must be >= 2 positive integers, got {self.sizes}")
         if self.head not in heads.HEADS:
             raise ValueError(f"head must be one of {heads.HEADS}, got {self.head!r}")
+        if self.numerics not in heads.FORMS:
+            raise ValueError(f"numerics must be one of {heads.FORMS}, got {self.numerics!r}")
         if self.bias not in LAYOUTS:
             raise ValueError(f"bias layout must be one of {LAYOUTS}, got {self.bias!r}")
 
@@ -88,16 +91,36 @@ class Model:
     def predict(self, params: dict, X: np.ndarray) -> np.ndarray:
         return heads.predict(self.scores(params, X))
 
-    def loss(self, params: dict, X: np.ndarray, Y: np.ndarray):
-        """(loss, cost, grads) on the batch (X (n, d), targets Y (n, K))."""
-        S, caches = self._forward(params, X)
-        loss, G = heads.loss_and_dscores(self.head, S, Y)
+    def _fused_decay(self, params: dict, name: str):
+        """2c when the L2 gradient of ``name`` is fused into its layer's backward, else None."""
+        l2 = self.l2
+        if not (l2.fused and l2.strength) or (self.column and l2.over == "weights"):
+            return None
+        return 2.0 * l2.scale
+
+    def loss(self, params: dict, X: np.ndarray, Y: np.ndarray, out: dict | None = None,
+             with_pred: bool = False, scores: np.ndarray | None = None):
+        """(loss, cost, grads) on the batch (X (n, d), targets Y (n, K) or labels (n,)).
+
+        ``out``: a previous step's grads whose arrays are overwritten (training loops pass
+        them back every step: no large allocations); ``with_pred`` appends the predictions
+        of this forward pass (before any update); ``scores``: the scores ``X W + b`` of a
+        linear model already computed (an evaluator's joint product)."""
+        if scores is not None and self.depth == 1 and not self.column:
+            S, caches = scores, [((X, params["W1"], True), None)]
+        else:
+            S, caches = self._forward(params, X)
+        pred = heads.predict(S) if with_pred else None
+        loss, G = heads.loss_and_dscores(self.head, S, Y, self.numerics)
         grads = {}
+        out = out or {}
         for l in range(self.depth, 0, -1):
             c, rc = caches[l - 1]
             if rc is not None:
                 G = relu_backward(G, rc)
-            dW, db, da = affine_backward(G, c, need_input_grad=l > 1)
+            dW, db, da = affine_backward(G, c, need_input_grad=l > 1,
+                                         decay=self._fused_decay(params, f"W{l}"),
+                                         out={"W": out.get(f"W{l}"), "b": out.get(f"b{l}")})
             grads[f"W{l}"] = dW
             if db is not None:
                 grads[f"b{l}"] = db
@@ -105,7 +128,8 @@ class Model:
                 G = da[:, :-1] if self.column else da  # drop the ones column
         grads = {k: grads[k] for k in params}
         self.l2.add_grad(params, grads, self.column)
-        return loss, loss + self.l2.penalty(params, self.column), grads
+        cost = loss + self.l2.penalty(params, self.column)
+        return (loss, cost, grads, pred) if with_pred else (loss, cost, grads)
 
     def cost(self, params: dict, X: np.ndarray, Y: np.ndarray) -> float:
         """J = loss + R (no gradients)."""

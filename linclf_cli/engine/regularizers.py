@@ -11,6 +11,10 @@
 * ``weights``: every layer's weight matrix, not the biases (in the ``column`` bias layout
   the last row of W, the bias row, is left out);
 * ``all``: weights and biases (a whole bias-column matrix, bias row included).
+
+``fused`` (the same penalty, other arithmetic): R summed by dot products in the parameters'
+dtype (``c sum_l vdot(W_l, W_l)``) and the gradient fused into each layer's weight product
+(``layers.affine_backward(decay=2c)``), which saves a W-sized temporary per layer and step.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class L2:
     strength: float = 0.0
     form: str = "full"
     over: str = "weights"
+    fused: bool = False
 
     def __post_init__(self):
         if self.form not in FORMS:
@@ -56,6 +61,8 @@ class L2:
         """R(theta), a float."""
         if not self.strength:
             return 0.0
+        if self.fused:
+            return self.scale * float(sum(np.vdot(v, v) for _, v in self.parts(params, column_bias)))
         return self.scale * sum(float(np.sum(np.square(v, dtype=np.float64)))
                                 for _, v in self.parts(params, column_bias))
 
@@ -64,6 +71,8 @@ class L2:
         if not self.strength:
             return
         for name, v in self.parts(params, column_bias):
+            if self.fused and name.startswith("W") and v is params[name]:
+                continue  # added in the layer's backward (affine_backward(decay=))
             g = grads[name][:-1] if (column_bias and name.startswith("W")
                                      and self.over == "weights") else grads[name]
             g += (2.0 * self.scale) * v

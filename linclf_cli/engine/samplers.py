@@ -5,7 +5,8 @@
 * ``replacement``: each batch drawn with replacement, ``rng.choice(n, B)`` (a starter's
   ``np.random.choice(N, batch_size)``).
 
-``drop_last`` drops the last incomplete batch (walking ``n // B`` batches per epoch).
+``drop_last`` drops the last incomplete batch (walking ``n // B`` batches per epoch).  With
+replacement an epoch is ``max(n // B, 1)`` draws (B may exceed n).
 In-order batches are slices (views, no copies); the others are index arrays.  ``rng`` may be
 a ``numpy.random.Generator`` or a ``RandomState`` (a course's legacy stream).
 
@@ -54,13 +55,15 @@ class Sampler:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"sampler must be one of {KINDS}, got {self.kind!r}")
-        if not 1 <= self.batch_size <= self.n:
+        if not 1 <= self.batch_size <= (self.n if self.kind != "replacement" else max(self.batch_size, 1)):
             raise ValueError(f"batch size must lie in 1..{self.n}, got {self.batch_size}")
         if self.kind != "in-order" and self.rng is None:
             raise ValueError(f"the {self.kind!r} sampler needs an rng")
 
     @property
     def steps_per_epoch(self) -> int:
+        if self.kind == "replacement":  # n // B draws make an epoch, at least one
+            return max(self.n // self.batch_size, 1)
         full, rest = divmod(self.n, self.batch_size)
         return full if (self.drop_last or not rest) else full + 1
 

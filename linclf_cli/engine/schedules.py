@@ -24,7 +24,7 @@ import math
 
 from ..errors import UsageError
 
-__all__ = ["ConstantLR", "StepDecay", "ExponentialDecay", "PlateauDecay", "make_schedule", "SCHEDULES"]
+__all__ = ["ConstantLR", "StepDecay", "ExponentialDecay", "DecayEachStep", "PlateauDecay", "make_schedule", "SCHEDULES"]
 
 SCHEDULES = ("constant", "step", "exponential", "plateau")
 
@@ -106,6 +106,28 @@ class ExponentialDecay:
 
     def __repr__(self) -> str:
         return f"ExponentialDecay(eta0={self.eta0:g}, factor={self.factor:g})"
+
+
+class DecayEachStep:
+    """The rate multiplied by ``factor`` at every ``step`` (after each check the trainer
+    reports), one multiplication at a time like a starter's ``lr *= decay`` (so the rates are
+    those products bit for bit, not ``eta0 * factor ** k``)."""
+
+    def __init__(self, eta0: float, factor: float = 0.95) -> None:
+        self.eta0 = self.current = _check_eta(eta0)
+        self.factor = float(factor)
+        if not (self.factor > 0 and math.isfinite(self.factor)):
+            raise UsageError(f"The decay factor must be a positive number, got {factor}.")
+
+    def lr(self, epoch: int) -> float:
+        return self.current
+
+    def step(self, val_loss: float) -> float:
+        self.current *= self.factor
+        return self.current
+
+    def __repr__(self) -> str:
+        return f"DecayEachStep(eta0={self.eta0:g}, factor={self.factor:g})"
 
 
 class PlateauDecay:

@@ -48,8 +48,8 @@ from linclf_cli.data.cifar import Cifar10Data, load_cifar10
 from linclf_cli.data.registry import CIFAR10_FILES
 from linclf_cli.data.splits import aml_split, subtract_mean_image
 from linclf_cli.assignments.aml2020 import toy as aml_toy
-from linclf_cli.engine import mlp
-from linclf_cli.engine.mlp_trainer import train_adam, train_sgd
+from linclf_cli.assignments.aml2020 import net as mlp
+from linclf_cli.assignments.aml2020.net import train_adam, train_sgd
 from linclf_cli.engine.samplers import RNG_KINDS, make_rng
 from linclf_cli.errors import UsageError
 from linclf_cli.plots.figures import Series, line_figure
@@ -139,12 +139,9 @@ def run_toy(cfg: AmlToyConfig, out: Path, ctx: RunContext | None = None) -> dict
         checks = aml_toy.toy_gradcheck(h=cfg.h)
         t_checks = time.perf_counter() - t0
 
-        lrs: list[float] = []
-
-        def callback(info: dict) -> None:
-            lrs.append(info["learning_rate"])
+        def progress(step: int, total: int, fields: dict) -> None:
             if ctx.progress is not None:
-                ctx.progress(info["iteration"] + 1, cfg.num_iters, {"loss": info["loss"]})
+                ctx.progress(step, total, {"loss": fields["loss"]})
 
         rng = make_rng(cfg.rng, cfg.seed)
         if cfg.rng == "legacy":  # the notebook's batches continue the model's seed-0 stream
@@ -152,7 +149,8 @@ def run_toy(cfg: AmlToyConfig, out: Path, ctx: RunContext | None = None) -> dict
         hist = train_sgd(params, X, y, X, y, learning_rate=cfg.learning_rate,
                          learning_rate_decay=cfg.learning_rate_decay, reg=cfg.reg,
                          num_iters=cfg.num_iters, batch_size=cfg.batch_size,
-                         rng=rng, callback=callback)
+                         rng=rng, progress=progress)
+        lrs = hist["step_lr"]
         losses = np.asarray(hist["loss_history"], dtype=np.float64)
         gradcheck = {c.name: c.max_rel_error for c in checks}
         g_max = max(gradcheck.values())
@@ -385,24 +383,16 @@ def run(cfg: AmlConfig, out: Path, ctx: RunContext | None = None) -> dict:
 def _train(cfg: AmlConfig, params: dict, data: Prepared, rng: np.random.Generator,
            ctx: RunContext) -> tuple[dict, np.ndarray]:
     """Run the optimiser; returns its history and the learning rate of every iteration."""
-    lrs: list[float] = []
     n = len(data.y_train)
     total = cfg.num_iters if cfg.optimizer == "sgd" else cfg.epochs * -(-n // cfg.batch_size)
 
-    known: dict = {"val_accuracy": None}  # shown on the progress bar once measured
-
-    def callback(info: dict) -> None:
-        if "val_acc" in info:
-            known["val_accuracy"] = info["val_acc"]
-        if info.get("epoch_end"):
-            return
-        lrs.append(info["learning_rate"])
+    def progress(step: int, total_: int, fields: dict) -> None:
         if ctx.progress is not None:
-            ctx.progress(info["iteration"] + 1, total, {
-                "epoch": info["epoch"] + 1, "epochs": cfg.epochs if cfg.optimizer == "adam" else None,
-                "loss": info["loss"], **known})
+            ctx.progress(step, total, {
+                "epoch": fields["epoch"], "epochs": cfg.epochs if cfg.optimizer == "adam" else None,
+                "loss": fields["loss"], "val_accuracy": fields["val_accuracy"]})
 
-    common = dict(batch_size=cfg.batch_size, rng=rng, callback=callback)
+    common = dict(batch_size=cfg.batch_size, rng=rng, progress=progress)
     if cfg.optimizer == "sgd":
         hist = train_sgd(params, data.X_train, data.y_train, data.X_val, data.y_val,
                          learning_rate=cfg.learning_rate,
@@ -412,7 +402,7 @@ def _train(cfg: AmlConfig, params: dict, data: Prepared, rng: np.random.Generato
         hist = train_adam(params, data.X_train, data.y_train, data.X_val, data.y_val,
                           lr=cfg.learning_rate, weight_decay=cfg.reg,
                           lr_decay=cfg.learning_rate_decay, epochs=cfg.epochs, **common)
-    return hist, np.asarray(lrs, dtype=np.float64)
+    return hist, np.asarray(hist["step_lr"], dtype=np.float64)
 
 
 def epoch_table(cfg: AmlConfig, hist: dict) -> dict[str, np.ndarray]:

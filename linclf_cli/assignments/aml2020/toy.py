@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from linclf_cli.engine import mlp
-from linclf_cli.engine.mlp_trainer import train_sgd
-from linclf_cli.engine.gradcheck import ParamCheck, check_gradients
+from linclf_cli.assignments.aml2020 import net as mlp
+from linclf_cli.assignments.aml2020.net import train_sgd
+from linclf_cli.engine.gradcheck import ParamCheck, check_model
 
 __all__ = [
     "INPUT_SIZE",
@@ -100,10 +100,8 @@ def toy_gradcheck(h: float = 1e-5) -> list[ParamCheck]:
     (reg = 0.05), relative error with floor 1e-8 (the text requires < 1e-8)."""
     params = init_toy_model()
     X, y = init_toy_data()
-    _, grads = mlp.loss_and_grads(params, X, y, reg=TOY_REG)
-    return check_gradients(
-        lambda: mlp.loss(params, X, y, reg=TOY_REG), params, grads, h=h, rel_floor=1e-8
-    )
+    return check_model(mlp.model_for(mlp.layer_sizes(params), TOY_REG), params, X, y, h=h,
+                       rel_floor=1e-8)
 
 
 def toy_train(
@@ -131,7 +129,7 @@ def toy_train(
 
     Returns
     -------
-    history : the dict of :func:`linclf_cli.engine.mlp_trainer.train_sgd`.
+    history : the dict of :func:`linclf_cli.assignments.aml2020.net.train_sgd`.
     """
     if rng is None:
         rng = np.random.default_rng(seed)

@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 
 from linclf_cli.engine.gradcheck import ParamCheck, check_gradients
-from linclf_cli.engine.linear import _COST_GRAD, init_params, one_hot, per_sample_loss, resolve_model
+from linclf_cli.assignments.dd2424.linear import _COST_GRAD, init_params, one_hot, per_sample_loss, resolve_model
 from linclf_cli.errors import UsageError
 
 

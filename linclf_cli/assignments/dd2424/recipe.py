@@ -37,8 +37,8 @@ import yaml
 from linclf_cli.data.cifar import Cifar10Data, load_cifar10
 from linclf_cli.data.registry import CIFAR10_TRAIN_BATCHES
 from linclf_cli.data.splits import dd2424_bonus_split, dd2424_split, standardize
-from linclf_cli.engine import linear as core
-from linclf_cli.engine.fused_trainer import (
+from linclf_cli.assignments.dd2424 import linear as core
+from linclf_cli.assignments.dd2424.linear import (
     HISTORY_KEYS,
     FusedResult,
     ground_truth_probabilities,

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from linclf_cli.engine.gradcheck import check_gradients
-from linclf_cli.engine.checks_trainer import MODELS
+from linclf_cli.engine.gradcheck import check_model
+
+from .recipe import model_for
 
 
 def tdt4265_gradcheck(model: str, X: np.ndarray, T: np.ndarray, l2: float = 0.0,
@@ -25,20 +26,15 @@ def tdt4265_gradcheck(model: str, X: np.ndarray, T: np.ndarray, l2: float = 0.0,
     X : ndarray of shape (n, d), pre-processed.   T : targets of shape (n, K).
     l2 : weight-decay coefficient c.   weight_std : std of the random weights.
     """
-    mod = MODELS[model]
     rng = rng or np.random.default_rng(0)
     X = np.asarray(X, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
     W = rng.normal(0.0, weight_std, size=(X.shape[1], T.shape[1]))
-
-    def objective() -> float:
-        return mod.loss(W, X, T) + 0.5 * l2 * float(np.sum(W * W))
-
-    _, grad = mod.loss_and_grad(W.copy(), X, T, l2)
     bound = eps**2
     # relative errors with the denominator floored at eps^2: entries whose gradient is below
     # the absolute tolerance (e.g. exactly cancelling pixels) are judged on the same scale
-    (res,) = check_gradients(objective, {"W": W}, {"W": grad}, h=eps, rel_floor=bound)
+    (res,) = check_model(model_for(X.shape[1], T.shape[1], l2), {"W1": W}, X, T, h=eps,
+                         rel_floor=bound)
     return {
         "model": model,
         "l2": l2,
