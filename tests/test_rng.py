@@ -16,7 +16,7 @@ from linclf_cli.assignments.aml2020.recipe import AmlToyConfig, run_toy
 from linclf_cli.assignments.dd2424.recipe import Dd2424Config
 from linclf_cli.assignments.tdt4265.recipe import TdtConfig
 from linclf_cli.cli.app import app
-from linclf_cli.engine import checks_trainer, logistic
+from linclf_cli.assignments.tdt4265 import recipe as tdt
 from linclf_cli.engine.samplers import RNG_KINDS, Sampler, make_rng
 from linclf_cli.errors import UsageError
 
@@ -84,16 +84,17 @@ def test_tdt_trainer_on_legacy_stream_equals_the_starter_loop(global_state):
     n, d, B, lr = 203, 9, 16, 0.05
     X = np.hstack([g.standard_normal((n, d - 1)), np.ones((n, 1))])
     T = (X[:, :1] + 0.3 * g.standard_normal((n, 1)) > 0).astype(np.float64)
-    cfg = checks_trainer.TrainConfig(learning_rate=lr, batch_size=B, epochs=3, shuffle=True)
-    res = checks_trainer.train("binary", X, T, X[:50], T[:50], cfg, make_rng("legacy", 0), overlap=False)
+    cfg = tdt.TrainConfig(learning_rate=lr, batch_size=B, epochs=3, shuffle=True)
+    res = tdt.train("binary", X, T, X[:50], T[:50], cfg, make_rng("legacy", 0), overlap=False)
+    model = tdt.model_for(d, 1)
     w = np.zeros((d, 1))
     for epoch in starter_orders(n, B, 3):
         for idx in epoch:
-            _, grad = logistic.loss_and_grad(w, X[idx], T[idx], 0.0)
-            w = w - lr * grad
-    np.testing.assert_array_equal(res.W, w)
-    other = checks_trainer.train("binary", X, T, X[:50], T[:50], cfg, make_rng("numpy", 0), overlap=False)
-    assert not np.array_equal(other.W, w)
+            _, _, grads = model.loss({"W1": w}, X[idx], T[idx])
+            w = w - lr * grads["W1"]
+    np.testing.assert_array_equal(res.params["W1"], w)
+    other = tdt.train("binary", X, T, X[:50], T[:50], cfg, make_rng("numpy", 0), overlap=False)
+    assert not np.array_equal(other.params["W1"], w)
 
 
 def test_aml_toy_legacy_gives_the_notebooks_printed_losses():
@@ -151,13 +152,11 @@ def test_repository_tasks_use_the_course_streams():
 
 
 def _tdt(data_dir, **kw):
-    from linclf_cli.assignments.tdt4265 import recipe
-
     cfg = TdtConfig(seed=0, rng="legacy", **kw).resolved()
-    d = recipe.prepare(cfg, data_dir)
-    res = checks_trainer.train(cfg.model, d.X_train, d.T_train, d.X_val, d.T_val, cfg.train_config(),
-                               make_rng(cfg.rng, cfg.seed))
-    return res, checks_trainer.final_metrics(cfg.model, res.W, d.X_train, d.T_train, d.X_val, d.T_val)
+    d = tdt.prepare(cfg, data_dir)
+    res = tdt.train(cfg.model, d.X_train, d.T_train, d.X_val, d.T_val, cfg.train_config(),
+                    make_rng(cfg.rng, cfg.seed))
+    return res, tdt.final_metrics(res.params["W1"], d.X_train, d.T_train, d.X_val, d.T_val)
 
 
 def test_2e_stops_in_epoch_16_as_the_official_solution(data_dir):

@@ -42,7 +42,7 @@ def s_q1(ctx: Ctx, p) -> list[str]:
     return [
         "Toy network: 4 inputs, 10 hidden units, 3 classes, 5 samples (the starter's seeds: model "
         "RandomState(0), std 0.1; data RandomState(1)). Forward and loss are fully vectorised "
-        "(`linclf_cli/engine/mlp.py`: two matrix products, a ReLU and a stable softmax, no Python loops).",
+        "(the engine's `Model`, `linclf_cli/engine/model.py`: two matrix products, a ReLU and a stable softmax, no Python loops).",
         "",
         *table(["check", "measured", "text's threshold", "result"], [
             ["Q1a: Σ |probabilities − correct_scores|", fmt(m["forward_abs_diff"]), f"< {th['forward']:g}",

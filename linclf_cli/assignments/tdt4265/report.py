@@ -43,7 +43,7 @@ def s1a(ctx: Ctx, p) -> list[str]:
         " = -(y^n - \\hat y^n)\\, x_i^n .$$",
         "",
         "Averaged over a batch: $\\partial C / \\partial w = -\\frac{1}{N} X^\\top (y - \\hat y)$, which is what "
-        "`linclf_cli/engine/logistic.py` implements.",
+        "the sigmoid head (`linclf_cli/engine/heads.py`) and the affine layer's backward (`linclf_cli/engine/layers.py`) compute.",
         "",
     ] + _gradcheck_rows(ctx.metrics(p.task.ref))
 
