@@ -40,6 +40,12 @@ def test_metric_words_name_sweep_points_by_their_parameter():
     assert metric_words("points.3.val_accuracy") == "validation accuracy (entry 4)"
 
 
+def test_metric_words_for_seed_study_statistics():
+    assert metric_words("metrics.stopped_epoch.course") == "early-stop epoch of the course stream's run"
+    assert metric_words("metrics.val_accuracy.min") == "smallest validation accuracy over the seeds"
+    assert metric_words("metrics.val_accuracy.median") == "median validation accuracy over the seeds"
+
+
 def test_metric_words_for_dependencies_and_plain_keys():
     assert metric_words("2b:val_accuracy", {}, {"2b": {"val_accuracy": 0.97}}) == "validation accuracy (task 2b)"
     assert metric_words("steps_per_epoch") == "steps per epoch"

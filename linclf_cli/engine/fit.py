@@ -108,7 +108,10 @@ class _Batches:
             self.buf[n] = (np.empty((n, *self.X.shape[1:]), self.X.dtype),
                            np.empty((n, *self.Y.shape[1:]), self.Y.dtype))
         bx, by = self.buf[n]
-        return np.take(self.X, idx, axis=0, out=bx), np.take(self.Y, idx, axis=0, out=by)
+        # mode="clip": the sampler's indices are in range, and take's default mode="raise"
+        # buffers ``out`` (an extra copy of every batch: 3x slower than fancy indexing)
+        return (np.take(self.X, idx, axis=0, out=bx, mode="clip"),
+                np.take(self.Y, idx, axis=0, out=by, mode="clip"))
 
 
 @np.errstate(over="ignore", invalid="ignore")

@@ -55,6 +55,10 @@ def _point_label(item) -> str | None:
     return None
 
 
+_SEED_STATS = {"course": "course", "median": "median", "min": "smallest",
+               "max": "largest", "std": "standard deviation"}
+
+
 def metric_words(metric: str, own: dict | None = None, deps: dict[str, dict] | None = None) -> str:
     """``points.3.val_accuracy`` -> "validation accuracy (λ = 0.002)"; ``2b:val_accuracy`` ->
     "validation accuracy of task 2b". List items are named by their λ, depth or label when the
@@ -74,7 +78,14 @@ def metric_words(metric: str, own: dict | None = None, deps: dict[str, dict] | N
             words.append(_words(part))
             cur = cur.get(part) if isinstance(cur, dict) else None
     # "points.3.val_accuracy" -> the last word is the quantity, the container name adds nothing
-    text = words[-1] if where else " of ".join(reversed(words))
+    stat = _SEED_STATS.get(parts[-1]) if len(parts) == 3 and parts[0] == "metrics" else None
+    if stat is not None:  # a seed study's "metrics.<metric>.<statistic>"
+        text = (f"{words[1]} of the course stream's run" if parts[-1] == "course"
+                else f"{stat} {words[1]} over the seeds")
+    elif where:
+        text = words[-1]
+    else:
+        text = " of ".join(reversed(words))
     if where:
         text += f" ({', '.join(where)})"
     if dep:
