@@ -63,11 +63,17 @@ GB = 1e9
 # ----------------------------------------------------------------------------- floors
 
 
+def _field(cfg: dict, name: str, old: str):
+    """A config.yaml value in the one vocabulary (``name``), or its course spelling ``old`` in
+    results written before linclf's runs format 3."""
+    return cfg[name] if name in cfg else cfg[old]
+
+
 def dd2424_work(cfg: dict, metrics: dict) -> tuple[float, float]:
     """(FLOPs, bytes) a DD2424 run must do; sizes from metrics.json."""
     n, m = int(metrics["n_train"]), int(metrics["n_val"])
     n_test = int(metrics.get("n_test", N_TEST_DD))
-    E, B = int(cfg["n_epochs"]), int(cfg["n_batch"])
+    E, B = int(_field(cfg, "epochs", "n_epochs")), int(_field(cfg, "batch_size", "n_batch"))
     steps = E * (n // B)
     flops = 4.0 * steps * B * D * K + 2.0 * (E + 1) * (n + m) * D * K + 2.0 * n_test * D * K
     nbytes = 4.0 * D * (E * n + 2 * n + (E + 1) * m + n_test)
@@ -82,7 +88,7 @@ def aml_work(cfg: dict, metrics: dict) -> tuple[float, float]:
     n, m = int(cfg["n_train"]), int(cfg["n_val"])
     per_epoch = max(1, n // B)
     if cfg["optimizer"] == "sgd":
-        T = int(cfg["num_iters"])
+        T = int(_field(cfg, "iterations", "num_iters"))
         epochs = max(1, T // per_epoch)
     else:
         epochs = int(cfg["epochs"])

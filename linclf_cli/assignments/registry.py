@@ -13,7 +13,11 @@ from linclf_cli.errors import UsageError
 from linclf_cli.runs.context import RunContext
 
 
-RUNS_FORMAT = "2"  # bump when what a run writes (files, metric keys) changes
+# bump when what a run writes (files, metric keys) changes.  3: config.yaml, metrics.json, grid
+# columns and point folder names in the one vocabulary (learning_rate, l2 + l2_form, batch_size,
+# epochs, iterations, schedule instead of DD2424's eta, lam, n_batch, n_epochs, decay and AML's
+# reg, num_iters; TDT 4c's lambda-* points are l2-*): every cache key changes once, on purpose
+RUNS_FORMAT = "3"
 
 
 @dataclass(frozen=True)
@@ -65,12 +69,12 @@ def estimated_cost(kind: str, params: dict) -> float:
         if kind == "aml":
             sizes = [3072, *(p.get("hidden") or [50]), 10]
             per_example = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-            n = (p.get("num_iters", 1000) * p.get("batch_size", 200) if p.get("optimizer", "sgd") == "sgd"
+            n = (p.get("iterations", 1000) * p.get("batch_size", 200) if p.get("optimizer", "sgd") == "sgd"
                  else p.get("epochs", 10) * p.get("n_train", 49000))
             return 3.0 * n * per_example
         if kind == "dd2424":
             n = 49000 if p.get("split") == "bonus" else 10000
-            return 3.0 * p.get("n_epochs", 40) * n * 3072 * 10 * (1.3 if p.get("flip") else 1.0)
+            return 3.0 * p.get("epochs", 40) * n * 3072 * 10 * (1.3 if p.get("flip") else 1.0)
         if kind == "tdt4265":
             return 3.0 * p.get("epochs", 50) * 20000 * 785 * 10
     except (TypeError, ValueError):

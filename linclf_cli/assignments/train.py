@@ -28,7 +28,7 @@ from linclf_cli.engine.functions import one_hot
 from linclf_cli.engine.model import Model
 from linclf_cli.engine.optim import SGD, Adam
 from linclf_cli.engine.regularizers import L2
-from linclf_cli.engine.samplers import Sampler
+from linclf_cli.engine.samplers import RNG_KINDS, Sampler, make_rng
 from linclf_cli.engine.schedules import SCHEDULES, make_schedule
 from linclf_cli.errors import TrainingDiverged, UsageError
 from linclf_cli.plots.figures import ACC_LABEL, LOSS_LABEL, Series, line_figure
@@ -83,6 +83,7 @@ class TrainConfig:
     epochs: int | None = None
     iterations: int | None = None
     seed: int = 0
+    rng: str = "numpy"  # numpy: default_rng(seed); legacy: RandomState(seed) (engine/samplers.py)
     dtype: str = "float32"
 
     @property
@@ -105,6 +106,10 @@ class TrainConfig:
             raise _bad(f"Unknown --optimizer {self.optimizer!r}.", "Choose sgd or adam.")
         if self.dtype not in DTYPES:
             raise _bad(f"Unknown dtype {self.dtype!r}.", "Choose float32 or float64.")
+        if self.rng not in RNG_KINDS:
+            raise _bad(f"Unknown --rng {self.rng!r}.",
+                       "Choose numpy (default_rng(seed)) or legacy (RandomState(seed), a starter's "
+                       "np.random.seed stream).")
         classes = self.classes
         if data == "mnist-2v3" and classes is None:
             classes = (2, 3)
@@ -161,6 +166,8 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["classes"] = list(self.classes) if self.classes is not None else None
         d["hidden"] = list(self.hidden or ())
+        if d["rng"] == "numpy":  # left out, so runs made before the setting keep their keys
+            d.pop("rng")
         return d
 
 
@@ -275,7 +282,7 @@ def run(cfg: TrainConfig, out: Path, ctx: RunContext | None = None) -> dict:
         raise UsageError(f"The batch size must lie between 1 and the training-set size {n}, "
                          f"got {cfg.batch_size}.")
     r = RECIPES[cfg.recipe]
-    rng = np.random.default_rng(cfg.seed)
+    rng = make_rng(cfg.rng, cfg.seed)
     model, init, opt, kind = build(cfg, d, K)
     params = model.init(rng, init, DTYPES[cfg.dtype])
     sampler = Sampler(n, cfg.batch_size, kind, drop_last=r.drop_last, rng=rng)
@@ -325,6 +332,7 @@ def run(cfg: TrainConfig, out: Path, ctx: RunContext | None = None) -> dict:
                     "Number of Training Steps", ACC_LABEL, None)
         seconds = {"data": t_data, "total": time.perf_counter() - t0}
         io.write_json(rd.path / "run.json", run_record(ctx.argv, cfg.seed, seconds, started,
-                                                      {"data_sha256": data.checksums, "recipe": cfg.recipe}))
+                                                      {"rng": {"kind": cfg.rng, "seed": cfg.seed},
+                                                       "data_sha256": data.checksums, "recipe": cfg.recipe}))
         rd.commit()
     return metrics

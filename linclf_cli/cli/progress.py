@@ -13,12 +13,13 @@ from rich.progress import BarColumn, Progress, ProgressColumn, TaskProgressColum
 from rich.progress_bar import ProgressBar
 from rich.text import Text
 
-SYMBOLS = {"lambda": "λ", "lam": "λ", "eta": "η"}
+SYMBOLS = {"l2": "λ", "lambda": "λ", "lam": "λ", "eta": "η"}
 
 
 def display_label(label: str) -> str:
-    """``tdt4265-a1/4c [lambda-0.2]`` -> ``tdt4265-a1/4c λ = 0.2``; grid points
-    ``[lam-0.1_eta-0.01]`` -> ``λ = 0.1, η = 0.01``."""
+    """``tdt4265-a1/4c [l2-0.2]`` -> ``tdt4265-a1/4c λ = 0.2``; grid points
+    ``[l2-0.1_learning_rate-0.01]`` -> ``λ = 0.1, learning_rate = 0.01`` (the old course
+    spellings ``lambda``, ``lam``, ``eta`` show as their symbols too)."""
     m = re.fullmatch(r"(.*?)\s*\[(.+)\]", label)
     if not m:
         return label

@@ -22,16 +22,17 @@ from .tasks_cmd import DataDir
 
 @handle_errors
 def sweep_lambda(
-    lambdas: Annotated[list[float], typer.Option("--lambda", "-l", help="L2 coefficient c (repeatable) (default: 2, 0.2, 0.02, 0.002).", show_default=False)] = [],
+    lambdas: Annotated[list[float], typer.Option("--l2", "--lambda", "-l", help="L2 coefficient c, the text's λ (repeatable; --lambda is the old spelling) (default: 2, 0.2, 0.02, 0.002).", show_default=False)] = [],
     epochs: Annotated[int, typer.Option("--epochs", "-e", help="Epochs per point.")] = 50,
     lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 0.01,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Mini-batch size.")] = 128,
     early_stopping: Annotated[bool, typer.Option("--early-stopping/--no-early-stopping", help="Stop a point early when its validation loss stops improving (off by default, as the text has it for task 4; the course solution had it on).")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Same seed for every point.")] = 0,
+    rng: Annotated[str, typer.Option("--rng", help="Shuffle stream: numpy (default_rng(seed)) or legacy (the starter's RandomState(seed)).")] = "numpy",
     dtype: Annotated[str, typer.Option("--dtype", help="float32 (fast) or float64.")] = "float32",
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel trainings (default: cores).", show_default=False)] = 0,
     force: Annotated[bool, typer.Option("--force", help="Retrain finished points too.")] = False,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Sweep directory (one sub-directory per λ).")] = Path("runs/sweep-lambda"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Sweep directory (one sub-directory l2-<value> per λ).")] = Path("runs/sweep-lambda"),
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="The sweep summary (sweep.json) on stdout instead of the folder.")] = False,
     executor: Annotated[str, typer.Option("--executor", help="local (processes on this machine) or dask (a Dask distributed cluster).")] = "local",
@@ -43,7 +44,7 @@ def sweep_lambda(
     [bold]Examples[/]
 
       linclf sweep-lambda
-      linclf sweep-lambda -l 1 -l 0.1 -l 0.01 --out runs/l2-2021 -j 2
+      linclf sweep-lambda --l2 1 --l2 0.1 --l2 0.01 --out runs/l2-2021 -j 2
       linclf sweep-lambda --executor dask --scheduler tcp://10.0.0.5:8786
 
     A preset of `linclf sweep` (one axis over the L2 coefficient, the same seed for every point).
@@ -53,7 +54,7 @@ def sweep_lambda(
     address = executors.check_executor(executor, scheduler_addr)
     lambdas_t = sweep.check_lambdas(lambdas or list(sweep.DEFAULT_LAMBDAS))
     base = TdtConfig(model="softmax", learning_rate=lr, batch_size=batch_size, epochs=epochs,
-                     shuffle=True, early_stopping=early_stopping, seed=seed, dtype=dtype).resolved()
+                     shuffle=True, early_stopping=early_stopping, seed=seed, rng=rng, dtype=dtype).resolved()
     points = sweep.point_configs(base, lambdas_t)
     fingerprint.dataset("mnist", data_dir)  # missing MNIST: a clear DataError before anything runs
     job_plans = [scheduler.plan_job("sweep", JobSpec(name, "tdt4265", cfg.to_dict(), "mnist"), out / name,
@@ -80,10 +81,10 @@ def sweep_lambda(
         summary = sweep.summarize(out, lambdas_t, {j.spec.name: j.out for j in job_plans}, metrics)
         io.write_json(out / "sweep.json", summary)
     t = Table(title=f"λ sweep ({len(todo)} trained, {len(job_plans) - len(todo)} reused)")
-    for c in ("λ", "val acc", "train acc", "‖W‖² (sum sq.)", "‖W‖_F", "stopped epoch"):
+    for c in ("λ (l2)", "val acc", "train acc", "‖W‖² (sum sq.)", "‖W‖_F", "stopped epoch"):
         t.add_column(c, justify="right")
     for r in summary["points"]:
-        t.add_row(f"{r['lambda']:g}", f"{r['val_accuracy']:.4f}", f"{r['train_accuracy']:.4f}",
+        t.add_row(f"{r['l2']:g}", f"{r['val_accuracy']:.4f}", f"{r['train_accuracy']:.4f}",
                   f"{r['weight_sum_of_squares']:.3f}", f"{r['weight_frobenius_norm']:.3f}",
                   str(r["stopped_epoch"]))
     err_console.print(t)
@@ -115,6 +116,7 @@ def sweep_any(
     hidden: Annotated[Optional[str], typer.Option("--hidden", help="mlp hidden sizes, e.g. 128x64.", show_default=False)] = None,
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="float32 or float64.", show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Sweep seed (default 0): the random search's draws and every point's seed (a hash of it and the point's values).", show_default=False)] = None,
+    rng: Annotated[Optional[str], typer.Option("--rng", help="Every point's random stream: numpy (default_rng(seed)) or legacy (RandomState(seed)).", show_default=False)] = None,
     same_seed: Annotated[Optional[bool], typer.Option("--same-seed/--derived-seeds", help="Every point uses the sweep seed itself (common random numbers) instead of a derived one.", show_default=False)] = None,
     select: Annotated[Optional[str], typer.Option("--select", help="Metric that picks the best point: val_accuracy (default), val_loss, train_accuracy, train_loss, train_cost.", show_default=False)] = None,
     minimize: Annotated[Optional[bool], typer.Option("--minimize/--maximize", help="Direction of --select (default: minimise losses, maximise accuracies).", show_default=False)] = None,
@@ -147,7 +149,7 @@ def sweep_any(
     address = executors.check_executor(executor, scheduler_addr)
     fixed = {"recipe": recipe, "data": data, "model": model, "head": head, "optimizer": optimizer,
              "schedule": schedule, "learning_rate": lr, "batch_size": batch_size, "epochs": epochs,
-             "iterations": iterations, "l2": l2, "l2_form": l2_form, "hidden": hidden, "dtype": dtype}
+             "iterations": iterations, "l2": l2, "l2_form": l2_form, "hidden": hidden, "rng": rng, "dtype": dtype}
     spec = sweep_spec.from_options(grid, space, set_, random, fixed, spec_file, seed, same_seed, select,
                                    None if minimize is None else ("min" if minimize else "max"))
     points = spec.points()  # every point validated before anything is read or written

@@ -84,7 +84,7 @@ def _reason(p: scheduler.TaskPlan) -> str:
     head, sep, rest = text.partition(": ")
     if sep and p.status == "missing" and rest.startswith("never run"):
         text = rest  # which of its runs is first does not matter
-    elif sep and head.split(" [")[0] == p.task.id:  # "4c [lambda-2]: config changed" -> "λ = 2: ..."
+    elif sep and head.split(" [")[0] == p.task.id:  # "4c [l2-2]: config changed" -> "λ = 2: ..."
         text = (display_label(head).removeprefix(p.task.id).strip() + ": " + rest).removeprefix(": ")
     for key, name in DATASET_NAMES.items():
         text = text.replace(f"{key} data not found", f"{name} not found")

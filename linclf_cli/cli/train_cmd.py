@@ -43,6 +43,7 @@ APPLIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "optimizer": ("--optimizer", MLP),
     "hidden": ("--hidden", MLP),
     "iters": ("--iters", MLP),
+    "rng": ("--rng", TDT + DD),  # the AML CIFAR trainer draws from default_rng(seed) only
 }
 CONDITIONAL: dict[str, tuple[tuple[str, ...], Callable[[str, bool], bool], str]] = {
     "patience": (TDT, lambda opt, es: es, "with --early-stopping"),
@@ -98,7 +99,7 @@ def _orthogonal_params(ctx, model: str, opts: dict) -> dict:
         raise UsageError("--shuffle/--no-shuffle belongs to the shortcut models; the orthogonal trainer "
                          "uses the recipe's sampler.", "Remove it, or choose another --recipe.")
     _set(p, learning_rate=opts["lr"], batch_size=opts["batch_size"], epochs=opts["epochs"],
-         seed=opts["seed"], dtype=opts["dtype"], l2=opts["l2"], flip=opts["flip"] or None,
+         seed=opts["seed"], rng=opts["rng"], dtype=opts["dtype"], l2=opts["l2"], flip=opts["flip"] or None,
          early_stopping=opts["early_stopping"] or None, patience=opts["patience"])
     return p
 
@@ -148,6 +149,7 @@ def train(
     patience: Annotated[int, typer.Option("--patience", help="TDT4265: validation checks without improvement before stopping.")] = 10,
     l2: Annotated[float, typer.Option("--l2", help="Regularisation: TDT4265 coefficient c (gradient c*W, the 2022 lambda); DD2424/AML lambda of lambda*sum W^2 (gradient 2*lambda*W; Adam: weight decay).")] = 0.0,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed (default: 0; 42 for DD2424).", show_default=False)] = None,
+    rng: Annotated[Optional[str], typer.Option("--rng", help="Random stream: numpy (default_rng(seed), the default) or legacy (RandomState(seed), a starter's np.random.seed stream); recorded in config.yaml and run.json. Not for --model mlp without orthogonal options.", show_default=False)] = None,
     dtype: Annotated[str, typer.Option("--dtype", help="float32 (fast, default) or float64.")] = "float32",
     flip: Annotated[bool, typer.Option("--flip", help="DD2424: random horizontal flips (p = 0.5).")] = False,
     decay: Annotated[str, typer.Option("--decay", help="DD2424: none, step (÷10 every 10 epochs) or plateau.")] = "none",
@@ -175,6 +177,7 @@ def train(
 
       linclf train --model binary --epochs 50                [dim]# TDT4265 task 2b[/]
       linclf train --model binary --epochs 500 --early-stopping
+      linclf train --model softmax --shuffle --rng legacy    [dim]# the starter's shuffle stream[/]
       linclf train --model softmax --l2 2.0 --out runs/l2-2  [dim]# task 4b, λ = 2[/]
       linclf train --model dd2424-softmax --l2 0.1           [dim]# DD2424 run 3[/]
       linclf train --model mlp --hidden 50 --iters 1000      [dim]# AML Q3b default run[/]
@@ -186,7 +189,7 @@ def train(
     opts = dict(recipe=recipe, data=data, head=head, l2_form=l2_form, schedule=schedule,
                 iterations=iterations, classes=classes, hidden=hidden, iters=iters, decay=decay,
                 optimizer=optimizer, lr=lr, batch_size=batch_size, epochs=epochs, seed=seed,
-                dtype=dtype, l2=l2, flip=flip, early_stopping=early_stopping, patience=patience)
+                rng=rng, dtype=dtype, l2=l2, flip=flip, early_stopping=early_stopping, patience=patience)
     if model not in ("linear", *SHORTCUTS):
         from linclf_cli.errors import UsageError
 
@@ -204,13 +207,13 @@ def train(
     elif kind == "tdt4265":
         _set(params, classes=list(classes), learning_rate=lr, batch_size=batch_size, epochs=epochs,
              shuffle=shuffle, l2=l2, early_stopping=early_stopping, patience=patience, seed=seed,
-             dtype=dtype)
+             rng=rng, dtype=dtype)
     elif kind == "dd2424":
-        _set(params, eta=lr, n_batch=batch_size, n_epochs=epochs, shuffle=shuffle, lam=l2, seed=seed,
-             dtype=dtype, flip=flip, decay=decay, split=split)
+        _set(params, learning_rate=lr, batch_size=batch_size, epochs=epochs, shuffle=shuffle, l2=l2,
+             seed=seed, rng=rng, dtype=dtype, flip=flip, schedule=decay, split=split)
     else:  # aml
         _set(params, optimizer=optimizer, hidden=parse_hidden(hidden), learning_rate=lr,
-             batch_size=batch_size, epochs=epochs, num_iters=iters, reg=l2, seed=seed, dtype=dtype)
+             batch_size=batch_size, epochs=epochs, iterations=iters, l2=l2, seed=seed, dtype=dtype)
     # validate everything before any data is read or anything is written
     from linclf_cli.tasks.typed import build
 

@@ -29,7 +29,7 @@ METRIC_WORDS = {
     "softmax_zero_weight_mean_output": "mean softmax output at zero weights",
     "one_hot_sums_to_one": "every one-hot row sums to 1", "stopped_epoch": "early-stop epoch",
     "accuracy_gap": "training − validation accuracy", "weight_sum_of_squares": "‖W‖² (sum of squares)",
-    "best_lambda": "best λ", "norm_decreases_with_lambda": "‖W‖² falls as λ grows",
+    "best_l2": "best λ (l2)", "norm_decreases_with_l2": "‖W‖² falls as λ (l2) grows",
     "train_cost_epoch1": "training cost after epoch 1", "test_gain": "test-accuracy gain",
     "largest_single_gain": "largest single change", "max_test_accuracy": "best test accuracy",
     "best_val_accuracy": "best validation accuracy", "best_test_accuracy": "test accuracy of the selected point",
@@ -49,7 +49,9 @@ def _words(key: str) -> str:
 def _point_label(item) -> str | None:
     if not isinstance(item, dict):
         return None
-    for k, shown in (("lambda", "λ = {:g}"), ("layers", "{} layers"), ("label", "{}"), ("name", "{}")):
+    for k, shown in (("l2", "λ = {:g}"), ("layers", "{} layers"), ("label", "{}"), ("name", "{}")):
+        if k == "l2" and "name" in item:  # a grid point (named) is labelled by its name
+            continue
         if item.get(k) is not None:
             return shown.format(item[k])
     return None

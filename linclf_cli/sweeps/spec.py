@@ -29,7 +29,11 @@ from typing import Any
 from linclf_cli.assignments.grid import expand_grid  # (below tasks and recipes, which use it too)
 from linclf_cli.errors import UsageError
 
-ALIASES = {"lr": "learning_rate", "batch": "batch_size", "iters": "iterations"}
+# short names, and the courses' own spellings of the one vocabulary (DD2424's eta, lam,
+# n_batch, n_epochs; AML's reg, num_iters), accepted as input aliases
+ALIASES = {"lr": "learning_rate", "batch": "batch_size", "iters": "iterations",
+           "eta": "learning_rate", "lam": "l2", "reg": "l2", "n_batch": "batch_size",
+           "n_epochs": "epochs", "num_iters": "iterations"}
 SELECTABLE = ("val_accuracy", "val_loss", "train_accuracy", "train_loss", "train_cost")
 SPEC_KEYS = ("fixed", "grid", "random", "space", "seed", "same_seed", "select", "mode")
 
@@ -44,10 +48,12 @@ def _train_fields() -> dict[str, Any]:
 def choices() -> dict[str, tuple[str, ...]]:
     from linclf_cli.assignments.train import DTYPES, MODELS, OPTIMIZERS, RECIPES
     from linclf_cli.engine.heads import HEADS
+    from linclf_cli.engine.samplers import RNG_KINDS
     from linclf_cli.engine.schedules import SCHEDULES
 
     return {"recipe": tuple(RECIPES), "model": MODELS, "head": HEADS, "optimizer": OPTIMIZERS,
-            "schedule": SCHEDULES, "l2_form": ("half", "full"), "dtype": tuple(DTYPES)}
+            "schedule": SCHEDULES, "l2_form": ("half", "full"), "rng": RNG_KINDS,
+            "dtype": tuple(DTYPES)}
 
 
 def _base(tp: Any) -> Any:

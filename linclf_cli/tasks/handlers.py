@@ -87,16 +87,20 @@ class GradcheckHandler(Handler):
 
 
 class SweepLambdaHandler(Handler):
-    """``sweep-lambda``: one softmax run per lambda, plus the 4c and 4e figures (a preset of
-    the sweep code: a one-axis grid over ``l2``, every point with the task's seed)."""
+    """``sweep-lambda``: one softmax run per L2 coefficient (``l2: [values]``, the text's
+    lambda; ``lambdas`` is accepted as the old spelling), plus the 4c and 4e figures (a preset
+    of the sweep code: a one-axis grid over ``l2``, every point with the task's seed)."""
 
     command = "sweep-lambda"
 
     def parse_args(self, args, where):
         args = dict(args or {})
-        lambdas = args.pop("lambdas", list(sweep.DEFAULT_LAMBDAS))
+        if "l2" in args and "lambdas" in args:
+            raise ConfigError(f"{where}: 'lambdas' and 'l2' name the same option; give one of them.")
+        key = "lambdas" if "lambdas" in args else "l2"
+        lambdas = args.pop(key, list(sweep.DEFAULT_LAMBDAS))
         if not isinstance(lambdas, list):
-            raise ConfigError(f"{where}.lambdas: expected a list of numbers, got {lambdas!r}.")
+            raise ConfigError(f"{where}.{key}: expected a list of numbers, got {lambdas!r}.")
         with located(where):
             base = build(TdtConfig, {"model": "softmax", **args}, where).resolved()
             return sweep.point_configs(base, lambdas), tuple(float(v) for v in lambdas)
@@ -143,7 +147,7 @@ def value_text(v: Any) -> str:
 
 
 def point_name(values: dict) -> str:
-    """Deterministic job name of a grid point, e.g. ``lam-0.001_eta-0.01_n_batch-100``."""
+    """Deterministic job name of a grid point, e.g. ``l2-0.001_learning_rate-0.01_batch_size-100``."""
     return "_".join(f"{k}-{_UNSAFE.sub('', value_text(v))}" for k, v in values.items())
 
 
@@ -431,8 +435,8 @@ class HistogramsHandler(Handler):
                 return float(a.mean()) if a.size else None
 
             panels.append({
-                "label": label, "task": ref, "model": m.get("model"), "eta": m.get("eta"),
-                "lam": m.get("lam"), "test_accuracy": m["test_accuracy"],
+                "label": label, "task": ref, "model": m.get("model"),
+                "learning_rate": m.get("learning_rate"), "l2": m.get("l2"), "test_accuracy": m["test_accuracy"],
                 "train_accuracy": m["train_accuracy"], "val_accuracy": m["val_accuracy"],
                 "accuracy_gap": m["train_accuracy"] - m["val_accuracy"],
                 "train_loss": m["train_loss"], "val_loss": m["val_loss"],

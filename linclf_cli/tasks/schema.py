@@ -278,15 +278,17 @@ def _config_class(command: str, args: dict) -> type | None:
 
 
 def canonical_args(command: str, args: Any, where: str) -> Any:
-    """A task's args with the one vocabulary (``learning_rate``, ``l2``, ``batch_size``,
-    ``epochs``, ``iterations``, ``schedule``) spelt as its run config's own fields (DD2424's
-    ``eta``, ``lam``, ``n_batch``, ``n_epochs``, ``decay``; AML's ``reg``, ``num_iters``: the
-    config's ``ALIASES``), in the args and in a grid's ``base`` and ``grid``.
+    """A task's args in the one vocabulary (``learning_rate``, ``l2``, ``batch_size``,
+    ``epochs``, ``iterations``, ``schedule``): the course spellings a run config accepts as
+    input aliases (DD2424's ``eta``, ``lam``, ``n_batch``, ``n_epochs``, ``decay``; AML's
+    ``reg``, ``num_iters``: the config's ``ALIASES``) renamed to its fields, in the args and
+    in a grid's ``base`` and ``grid``.
 
     The handlers parse these args, the task's cache key hashes them and grid points are named
-    by them, so a tasks file in either spelling plans the same runs under the same keys (the
-    keys of the committed results, whose config.yaml files record the config's fields).
-    Anything else (other commands, malformed args) is returned as is for the handler to judge."""
+    by them, so an old tasks file in the course spelling plans the same runs, under the same
+    keys and point names, as one in the one vocabulary.  Anything else (other commands,
+    malformed args) is returned as is for the handler to judge; errors name the keys as
+    written (:func:`_as_written`)."""
     return _canonical(command, args, where)[0]
 
 

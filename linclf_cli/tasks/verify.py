@@ -66,7 +66,7 @@ class Tolerance:
 class Difference:
     """One thing that differs.  ``what`` names it inside the task (``val_loss``,
     ``expectations[3] val_loss <= 0.08 .passed``, ``figure loss.png``,
-    ``lambda-2/metrics.json: train_loss``)."""
+    ``l2-2/metrics.json: train_loss``)."""
 
     task: str
     what: str

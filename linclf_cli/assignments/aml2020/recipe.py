@@ -58,7 +58,7 @@ from linclf_cli.plots.images import first_layer_grid
 from linclf_cli.runs import io
 from linclf_cli.runs.context import RunContext
 from linclf_cli.runs.prepared import data_key, one_slot, shared_arrays
-from linclf_cli.assignments.dd2424.recipe import _choice, _float, _int, cifar_checksums  # shared validators
+from linclf_cli.assignments.dd2424.recipe import _choice, _float, _int, _l2_form, cifar_checksums  # shared validators
 from linclf_cli.runs.provenance import now_iso, run_record
 from linclf_cli.runs.rundir import RunDir
 
@@ -73,9 +73,16 @@ CHANCE_THRESHOLD = 0.15
 
 # The starter defaults: Q3b (NumPy TwoLayerNet.train) and Q4 (PyTorch MLP).
 DEFAULTS = {
-    "sgd": {"learning_rate": 1e-4, "reg": 0.25, "init_std": 1e-4, "preprocess": "mean_image"},
-    "adam": {"learning_rate": 1e-3, "reg": 1e-3, "init_std": 1e-3, "preprocess": "normalize"},
+    "sgd": {"learning_rate": 1e-4, "l2": 0.25, "init_std": 1e-4, "preprocess": "mean_image"},
+    "adam": {"learning_rate": 1e-3, "l2": 1e-3, "init_std": 1e-3, "preprocess": "normalize"},
 }
+
+# l2_form per optimizer: SGD's reg * sum W^2 (weights only); Adam's coupled weight decay adds
+# l2 * theta to every gradient (biases included), the gradient of (l2/2) sum theta^2
+L2_FORMS = {"sgd": "full", "adam": "half"}
+L2_FORM_TEXT = {"sgd": "AML SGD's regulariser is reg * sum W^2 over the weights (gradient 2 reg W)",
+                "adam": "AML Adam's coupled weight decay adds l2 * theta to every gradient, "
+                        "biases included (the gradient of (l2/2) sum theta^2)"}
 
 # The text's acceptance thresholds for the toy problem.
 TOY_THRESHOLDS = {"forward": 1e-7, "loss": 1e-12, "gradcheck": 1e-8, "toy_loss": 0.02}
@@ -92,10 +99,12 @@ class AmlToyConfig:
     continuing after the model's 70 draws, as the notebook's (seed 0: its printed losses).
     ``numpy`` is left out of ``to_dict`` so older runs keep their keys."""
 
-    ALIASES: ClassVar[dict] = {"l2": "reg", "iterations": "num_iters"}  # the one vocabulary
+    # the course's own names, accepted as input aliases of the one vocabulary
+    ALIASES: ClassVar[dict] = {"reg": "l2", "num_iters": "iterations"}
     learning_rate: float = 0.1
-    reg: float = 5e-6
-    num_iters: int = 100
+    l2: float = 5e-6  # the starter's reg: reg * sum W^2 (l2_form full, weights only)
+    l2_form: str = "full"
+    iterations: int = 100  # the starter's num_iters
     batch_size: int = 200
     learning_rate_decay: float = 0.95
     h: float = 1e-5
@@ -107,8 +116,11 @@ class AmlToyConfig:
             self,
             learning_rate=_float("learning_rate", self.learning_rate,
                                  "The text uses learning_rate 0.1.", positive=True),
-            reg=_float("reg", self.reg, "The text uses reg 5e-6.", nonneg=True),
-            num_iters=_int("num_iters", self.num_iters, 1, "The text uses 100 iterations."),
+            l2=_float("l2", self.l2, "The text uses reg (l2) 5e-6.", nonneg=True),
+            l2_form=_l2_form(self.l2_form, "full", "the toy's regulariser is reg * sum W^2 "
+                             "over the weights (gradient 2 reg W)"),
+            iterations=_int("iterations", self.iterations, 1,
+                            "The text uses 100 iterations (num_iters)."),
             batch_size=_int("batch_size", self.batch_size, 1, "The starter uses batch 200."),
             learning_rate_decay=_float("learning_rate_decay", self.learning_rate_decay,
                                        "The starter decays by 0.95.", positive=True),
@@ -147,8 +159,8 @@ def run_toy(cfg: AmlToyConfig, out: Path, ctx: RunContext | None = None) -> dict
         if cfg.rng == "legacy":  # the notebook's batches continue the model's seed-0 stream
             aml_toy.init_toy_model(rng)
         hist = train_sgd(params, X, y, X, y, learning_rate=cfg.learning_rate,
-                         learning_rate_decay=cfg.learning_rate_decay, reg=cfg.reg,
-                         num_iters=cfg.num_iters, batch_size=cfg.batch_size,
+                         learning_rate_decay=cfg.learning_rate_decay, reg=cfg.l2,
+                         num_iters=cfg.iterations, batch_size=cfg.batch_size,
                          rng=rng, progress=progress)
         lrs = hist["step_lr"]
         losses = np.asarray(hist["loss_history"], dtype=np.float64)
@@ -217,28 +229,37 @@ def _hidden(value) -> tuple[int, ...]:
 class AmlConfig:
     """One AML CIFAR-10 run.  ``None`` fields take the optimiser's starter default.
 
-    ``optimizer="sgd"`` (Q3b, NumPy starter): ``num_iters`` iterations of SGD on mini-batches
-    drawn with replacement, L2 ``reg * sum ||W||^2`` (gradient ``2 reg W``), learning rate
+    The one vocabulary: ``l2`` is the starter's ``reg``, ``iterations`` its ``num_iters``
+    (both accepted as input aliases, ``ALIASES``).
+
+    ``optimizer="sgd"`` (Q3b, NumPy starter): ``iterations`` iterations of SGD on mini-batches
+    drawn with replacement, L2 ``l2 * sum ||W||^2`` over the weights (gradient ``2 l2 W``:
+    ``l2_form: full``), learning rate
     decayed by ``learning_rate_decay`` every epoch; defaults lr 1e-4, reg 0.25, std 1e-4,
     pixels 0..255 minus the training mean image (``preprocess="mean_image"``).
 
     ``optimizer="adam"`` (Q4, PyTorch MLP): ``epochs`` epochs of Adam on shuffled batches,
-    ``reg`` is Adam's coupled ``weight_decay``, lr decayed per epoch; defaults lr 1e-3,
+    ``l2`` is Adam's coupled ``weight_decay``: ``l2 * theta`` added to every parameter's
+    gradient (biases included) before the moments, the gradient of ``(l2/2) sum theta^2``, so
+    ``l2_form: half`` (not AdamW's decoupled decay); lr decayed per epoch; defaults lr 1e-3,
     weight decay 1e-3, std 1e-3, ``preprocess="normalize"`` (x/255, then (x - 0.5)/0.5).
 
-    ``num_iters`` is used by SGD only and ``epochs`` by Adam only.
+    ``iterations`` is used by SGD only and ``epochs`` by Adam only.  ``l2_form`` is fixed by
+    the optimizer (``None``: that form; recorded in config.yaml so ``l2`` means one thing).
     """
 
-    ALIASES: ClassVar[dict] = {"l2": "reg", "iterations": "num_iters"}  # the one vocabulary
+    # the course's own names, accepted as input aliases of the one vocabulary
+    ALIASES: ClassVar[dict] = {"reg": "l2", "num_iters": "iterations"}
 
     optimizer: str = "sgd"
     hidden: tuple[int, ...] = (50,)
-    num_iters: int = 1000
+    iterations: int = 1000
     epochs: int = 10
     batch_size: int = 200
     learning_rate: float | None = None
     learning_rate_decay: float = 0.95
-    reg: float | None = None
+    l2: float | None = None
+    l2_form: str | None = None
     init_std: float | None = None
     init: str = "normal"
     preprocess: str | None = None
@@ -253,15 +274,16 @@ class AmlConfig:
         opt = _choice("optimizer", self.optimizer, OPTIMIZERS, "optimizer")
         d = DEFAULTS[opt]
         lr = d["learning_rate"] if self.learning_rate is None else self.learning_rate
-        reg = d["reg"] if self.reg is None else self.reg
+        reg = d["l2"] if self.l2 is None else self.l2
+        form = L2_FORMS[opt]
         std = d["init_std"] if self.init_std is None else self.init_std
         pre = d["preprocess"] if self.preprocess is None else self.preprocess
         out = dataclasses.replace(
             self,
             optimizer=opt,
             hidden=_hidden(self.hidden),
-            num_iters=_int("num_iters", self.num_iters, 1,
-                           "The Q3b default is 1000 iterations."),
+            iterations=_int("iterations", self.iterations, 1,
+                            "The Q3b default is 1000 iterations (num_iters)."),
             epochs=_int("epochs", self.epochs, 1, "The Q4 default is 10 epochs."),
             batch_size=_int("batch_size", self.batch_size, 1, "The starters use batch 200."),
             learning_rate=_float("learning_rate", lr,
@@ -270,8 +292,10 @@ class AmlConfig:
             learning_rate_decay=_float("learning_rate_decay", self.learning_rate_decay,
                                        "The starters decay by 0.95 per epoch (1 = no decay).",
                                        positive=True),
-            reg=_float("reg", reg, "The regularisation (weight decay for Adam) must be >= 0, "
-                       "for example 0.25 (SGD) or 1e-3 (Adam).", nonneg=True),
+            l2=_float("l2", reg, "The regularisation l2 (reg; weight decay for Adam) must be "
+                      ">= 0, for example 0.25 (SGD) or 1e-3 (Adam).", nonneg=True),
+            l2_form=_l2_form(form if self.l2_form is None else self.l2_form, form,
+                             L2_FORM_TEXT[opt]),
             init_std=_float("init_std", std, "The starters use 1e-4 (SGD) or 1e-3 (Adam).",
                             positive=True),
             init=_choice("init", self.init, INITS, "initialisation scheme"),
@@ -375,7 +399,8 @@ def run(cfg: AmlConfig, out: Path, ctx: RunContext | None = None) -> dict:
         seconds = {"data": t_data, "train": t_train, "total": time.perf_counter() - t0}
         io.write_json(rd.path / "run.json", run_record(
             ctx.argv, cfg.seed, seconds, started,
-            {"data": str(data.directory), "data_version": c.version, "data_sha256": checksums}))
+            {"rng": {"kind": "numpy", "seed": cfg.seed}, "data": str(data.directory),
+             "data_version": c.version, "data_sha256": checksums}))
         rd.commit()
     return metrics
 
@@ -384,7 +409,7 @@ def _train(cfg: AmlConfig, params: dict, data: Prepared, rng: np.random.Generato
            ctx: RunContext) -> tuple[dict, np.ndarray]:
     """Run the optimiser; returns its history and the learning rate of every iteration."""
     n = len(data.y_train)
-    total = cfg.num_iters if cfg.optimizer == "sgd" else cfg.epochs * -(-n // cfg.batch_size)
+    total = cfg.iterations if cfg.optimizer == "sgd" else cfg.epochs * -(-n // cfg.batch_size)
 
     def progress(step: int, total_: int, fields: dict) -> None:
         if ctx.progress is not None:
@@ -396,11 +421,11 @@ def _train(cfg: AmlConfig, params: dict, data: Prepared, rng: np.random.Generato
     if cfg.optimizer == "sgd":
         hist = train_sgd(params, data.X_train, data.y_train, data.X_val, data.y_val,
                          learning_rate=cfg.learning_rate,
-                         learning_rate_decay=cfg.learning_rate_decay, reg=cfg.reg,
-                         num_iters=cfg.num_iters, **common)
+                         learning_rate_decay=cfg.learning_rate_decay, reg=cfg.l2,
+                         num_iters=cfg.iterations, **common)
     else:
         hist = train_adam(params, data.X_train, data.y_train, data.X_val, data.y_val,
-                          lr=cfg.learning_rate, weight_decay=cfg.reg,
+                          lr=cfg.learning_rate, weight_decay=cfg.l2,
                           lr_decay=cfg.learning_rate_decay, epochs=cfg.epochs, **common)
     return hist, np.asarray(hist["step_lr"], dtype=np.float64)
 
@@ -449,7 +474,8 @@ def final_metrics(cfg: AmlConfig, params: dict, hist: dict, data: Prepared) -> d
         "epochs": (n_iter / ipe) if cfg.optimizer == "sgd" else cfg.epochs,
         "learning_rate": cfg.learning_rate,
         "learning_rate_decay": cfg.learning_rate_decay,
-        "reg": cfg.reg,
+        "l2": cfg.l2,
+        "l2_form": cfg.l2_form,
         "batch_size": cfg.batch_size,
         "init_std": cfg.init_std,
         "init": cfg.init,
@@ -469,7 +495,7 @@ def final_metrics(cfg: AmlConfig, params: dict, hist: dict, data: Prepared) -> d
 def _title(cfg: AmlConfig) -> str:
     h = "-".join(str(x) for x in cfg.hidden)
     what = "reg" if cfg.optimizer == "sgd" else "weight decay"
-    return f"{cfg.optimizer.upper()}, hidden {h}, lr {cfg.learning_rate:g}, {what} {cfg.reg:g}"
+    return f"{cfg.optimizer.upper()}, hidden {h}, lr {cfg.learning_rate:g}, {what} {cfg.l2:g}"
 
 
 def write_outputs(d: Path, cfg: AmlConfig, params: dict, hist: dict,

@@ -29,7 +29,8 @@ def intro(ctx: Ctx) -> list[str]:
         "and the recorded training accuracy is that of the current mini-batch. Test accuracies "
         "use the **first 1000 test images**, as both starter scripts do. In linclf's options: λ (the "
         "starter's `reg`) is `l2` with `l2_form: full` (`--l2`), `num_iters` is `iterations` "
-        "(`--recipe aml2020`).", ""]
+        "(`--recipe aml2020`); Adam's coupled weight decay is `l2` with `l2_form: half` (it adds "
+        "`l2`·θ to every parameter's gradient, biases included: the gradient of (`l2`/2)Σθ²).", ""]
 
 
 INTROS[A] = intro
@@ -122,7 +123,7 @@ def s_q3b(ctx: Ctx, p) -> list[str]:
         ctx.fig(r, "first_layer.png", "Q3b: first-layer weights (W1 columns as 32×32×3 images)"),
         f"Defaults: hidden {m['hidden'][0]}, {m['iterations']} iterations ({fmt(m['epochs'], 2)} epochs of "
         f"{m['iterations_per_epoch']} iterations), batch {m['batch_size']}, learning rate "
-        f"{fmt(m['learning_rate'])}, reg {fmt(m['reg'])}, init std {fmt(m['init_std'])}. Validation accuracy "
+        f"{fmt(m['learning_rate'])}, reg {fmt(m['l2'])}, init std {fmt(m['init_std'])}. Validation accuracy "
         f"**{pct(m['val_accuracy'])}** — the text expects about 29 %, \"very poor\".",
         "",
         *_acc_table(m),
@@ -179,7 +180,7 @@ def s_tuning(ctx: Ctx, p) -> list[str]:
                 grid_vals[k].append(x[k])
     tried = "; ".join(f"{k} ∈ {{{', '.join(str(cell(v)) for v in vs)}}}" for k, vs in grid_vals.items())
     defaults = (f" (defaults: hidden {cell(base['hidden'])}, learning rate {base['learning_rate']:g}, "
-                f"{base['iterations']} iterations, reg {base['reg']:g})") if base else ""
+                f"{base['iterations']} iterations, reg {base['l2']:g})") if base else ""
     out = [
         "The default run is diagnosed above; the search follows it towards more capacity and faster, "
         f"longer training and a lighter regulariser: {tried}{defaults}. Every point is an independent run "
@@ -213,15 +214,15 @@ def s_search(ctx: Ctx, p) -> list[str]:
     goal = 0.55
     if tuned:
         widest = max(sum(x["hidden"]) if isinstance(x.get("hidden"), list) else 0 for x in tuned["points"])
-        longest = max(x.get("num_iters", 0) for x in tuned["points"])
+        longest = max(x.get("iterations", 0) for x in tuned["points"])
         lead = f"The tuning above goes up to {widest} hidden units and {longest} iterations. "
     else:
         lead = ""
     out = [lead + f"Here the same SGD (mini-batches of "
            f"{cfg.batch_size} drawn with replacement, the learning rate decayed × {cfg.learning_rate_decay:g} "
-           f"per epoch, reg {cfg.reg:g}, init std {cfg.init_std:g}, mean-image pre-processing) trains "
-           f"{' and '.join(str(h) for h in cfg.hidden)} hidden units for {cfg.num_iters} iterations (about "
-           f"{cfg.num_iters * cfg.batch_size / cfg.n_train:.0f} epochs), over the settings in the table; "
+           f"per epoch, reg {cfg.l2:g}, init std {cfg.init_std:g}, mean-image pre-processing) trains "
+           f"{' and '.join(str(h) for h in cfg.hidden)} hidden units for {cfg.iterations} iterations (about "
+           f"{cfg.iterations * cfg.batch_size / cfg.n_train:.0f} epochs), over the settings in the table; "
            f"the goal is {100 * goal:.0f} % test accuracy, the upper end of what "
            "students report (50–57.5 %) for tuned two-layer nets. Selection by validation accuracy; the test "
            "set is evaluated once.", ""]
@@ -248,7 +249,7 @@ def s_q4b(ctx: Ctx, p) -> list[str]:
         ctx.fig(r, "loss.png", "Q4b: mini-batch loss (Adam)"),
         ctx.fig(r, "accuracy.png", "Q4b: training and validation accuracy per epoch"),
         f"One hidden layer of {m['hidden'][0]}, Adam (learning rate {fmt(m['learning_rate'])} × "
-        f"{m['learning_rate_decay']:g} per epoch, weight decay {fmt(m['reg'])}), {m['epochs']} epochs of "
+        f"{m['learning_rate_decay']:g} per epoch, weight decay {fmt(m['l2'])}), {m['epochs']} epochs of "
         f"batch {m['batch_size']}, init std {fmt(m['init_std'])}, inputs (x/255 − 0.5)/0.5. Validation "
         f"accuracy **{pct(m['val_accuracy'])}** (the text expects more than 48 %).", ""] + _acc_table(m)
 
@@ -269,7 +270,7 @@ def s_q4c(ctx: Ctx, p) -> list[str]:
         return _q4c_he(ctx, p, m, rows)
     out = [ctx.fig(r, "depth_val_accuracy.png", "Q4c: validation accuracy per epoch for each depth"),
            "Layers count the linear layers (2 = one hidden layer). Everything else is the Q4 default "
-           f"(Adam, {cfg.epochs} epochs, learning rate {cfg.learning_rate:g}, weight decay {cfg.reg:g}, "
+           f"(Adam, {cfg.epochs} epochs, learning rate {cfg.learning_rate:g}, weight decay {cfg.l2:g}, "
            f"init std {cfg.init_std:g}). "
            f"'At chance' means validation accuracy below {CHANCE_THRESHOLD:.0%} (chance is 10 %).", ""]
     out += table(["layers", "hidden sizes", "train acc.", "val acc.", "at chance", ""], rows)

@@ -106,6 +106,16 @@ def _choice(name: str, value, choices, what: str) -> str:
     return v
 
 
+def _l2_form(value, form: str, what: str) -> str:
+    """A recipe's fixed ``l2_form`` (recorded in config.yaml so ``l2`` means one thing per
+    run); any other value is a usage error naming the recipe's form."""
+    if value != form:
+        raise UsageError(f"l2_form must be {form!r} here, got {value!r}: {what}.",
+                         f"Leave l2_form out (or set it to {form}); the orthogonal trainer "
+                         "(linclf train --model linear|mlp --l2-form) takes either form.")
+    return form
+
+
 def _bool(name: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise UsageError(f"{name} must be true or false, got {value!r}.",
@@ -120,10 +130,13 @@ def _bool(name: str, value) -> bool:
 class Dd2424Config:
     """One DD2424 A1 training run (spec B).
 
-    ``lam`` is the lambda of ``J = loss + lam * sum W^2`` (gradient ``2 lam W``, no bias term).
+    The one vocabulary (the course's symbols in brackets): ``l2`` (lambda) of
+    ``J = loss + l2 * sum W^2`` (gradient ``2 l2 W``, no bias term: ``l2_form: full``),
+    ``learning_rate`` (eta), ``batch_size`` (n_batch), ``epochs`` (n_epochs), ``schedule``
+    (the learning-rate decay).  The course names stay accepted as input aliases (``ALIASES``).
     ``init``: ``"2022"`` (2020-2024 texts, W and b ~ N(0, 0.01^2), W drawn first) or
     ``"2025"`` (2025-2026 texts, W ~ 0.01 N(0, 1), b = 0).
-    ``decay``: ``"none"``, ``"step"`` (eta * decay_factor every ``decay_every`` epochs) or
+    ``schedule``: ``"none"``, ``"step"`` (eta * decay_factor every ``decay_every`` epochs) or
     ``"plateau"`` (eta * decay_factor after ``patience`` epochs without a lower validation
     loss).  ``n_val`` is the validation size of the ``"bonus"`` split (ignored by ``"a1"``).
     ``rng``: ``"numpy"`` (``default_rng(seed)``: the 2025-26 text's own stream, W drawn first,
@@ -132,19 +145,21 @@ class Dd2424Config:
     out of ``to_dict`` so older runs keep their keys.
     """
 
-    ALIASES: ClassVar[dict] = {"learning_rate": "eta", "l2": "lam", "batch_size": "n_batch",
-                               "epochs": "n_epochs", "schedule": "decay"}  # the one vocabulary
+    # the course's own names, accepted as input aliases of the one vocabulary
+    ALIASES: ClassVar[dict] = {"eta": "learning_rate", "lam": "l2", "n_batch": "batch_size",
+                               "n_epochs": "epochs", "decay": "schedule"}
 
     model: str = "softmax"
     split: str = "a1"
-    lam: float = 0.0
-    eta: float = 0.001
-    n_batch: int = 100
-    n_epochs: int = 40
+    l2: float = 0.0
+    l2_form: str = "full"
+    learning_rate: float = 0.001
+    batch_size: int = 100
+    epochs: int = 40
     shuffle: bool = True
     flip: bool = False
     flip_prob: float = 0.5
-    decay: str = "none"
+    schedule: str = "none"
     decay_every: int = 10
     decay_factor: float = 0.1
     patience: int = 3
@@ -160,18 +175,21 @@ class Dd2424Config:
             self,
             model=_choice("model", self.model, MODELS, "DD2424 model"),
             split=_choice("split", self.split, SPLITS, "DD2424 split"),
-            lam=_float("lam", self.lam, "The regularisation strength lambda must be >= 0, "
-                       "for example 0, 0.1 or 1.", nonneg=True),
-            eta=_float("eta", self.eta, "Use a positive learning rate such as 0.001.",
-                       positive=True),
-            n_batch=_int("n_batch", self.n_batch, 1, "Use a mini-batch size such as 100."),
-            n_epochs=_int("n_epochs", self.n_epochs, 1, "Use for example 40 epochs."),
+            l2=_float("l2", self.l2, "The regularisation strength l2 (lambda) must be >= 0, "
+                      "for example 0, 0.1 or 1.", nonneg=True),
+            l2_form=_l2_form(self.l2_form, "full", "DD2424's regulariser is l2 * sum W^2 "
+                             "over W only (gradient 2 l2 W)"),
+            learning_rate=_float("learning_rate", self.learning_rate,
+                                 "Use a positive learning rate (eta) such as 0.001.", positive=True),
+            batch_size=_int("batch_size", self.batch_size, 1,
+                            "Use a mini-batch size (n_batch) such as 100."),
+            epochs=_int("epochs", self.epochs, 1, "Use for example 40 epochs."),
             shuffle=_bool("shuffle", self.shuffle),
             flip=_bool("flip", self.flip),
             flip_prob=_float("flip_prob", self.flip_prob,
                              "The flip probability lies in (0, 1]; the text uses 0.5.",
                              positive=True, upper=1.0),
-            decay=_choice("decay", self.decay, DECAYS, "learning-rate decay"),
+            schedule=_choice("schedule", self.schedule, DECAYS, "learning-rate schedule"),
             decay_every=_int("decay_every", self.decay_every, 1,
                              "The step-decay period is a number of epochs, for example 10."),
             decay_factor=_float("decay_factor", self.decay_factor,
@@ -188,12 +206,13 @@ class Dd2424Config:
         )
         return out
 
-    def schedule(self):
-        """The learning-rate schedule object (None: constant ``eta``)."""
-        if self.decay == "step":
-            return make_schedule("step", self.eta, factor=self.decay_factor, every=self.decay_every)
-        if self.decay == "plateau":
-            return make_schedule("plateau", self.eta, factor=self.decay_factor,
+    def lr_schedule(self):
+        """The learning-rate schedule object (None: a constant ``learning_rate``)."""
+        if self.schedule == "step":
+            return make_schedule("step", self.learning_rate, factor=self.decay_factor,
+                                 every=self.decay_every)
+        if self.schedule == "plateau":
+            return make_schedule("plateau", self.learning_rate, factor=self.decay_factor,
                                  patience=self.patience)
         return None
 
@@ -286,17 +305,17 @@ def run(cfg: Dd2424Config, out: Path, ctx: RunContext | None = None) -> dict:
     c = load_cifar10(ctx.data_dir)
     data = _prepare(c, cfg.split, cfg.n_val if cfg.split == "bonus" else 0, cfg.dtype)
     n = len(data.y_train)
-    if cfg.n_batch > n:
-        raise UsageError(f"n_batch={cfg.n_batch} is larger than the {n} training images.",
-                         f"Choose n_batch between 1 and {n}.")
-    schedule = cfg.schedule()
+    if cfg.batch_size > n:
+        raise UsageError(f"batch_size={cfg.batch_size} is larger than the {n} training images.",
+                         f"Choose batch_size between 1 and {n}.")
+    schedule = cfg.lr_schedule()
     checksums = cifar_checksums(c, SPLIT_FILES[cfg.split])
     t_data = time.perf_counter() - t0
     with RunDir(out) as rd:
         res = train_fused(
             data.X_train, data.Y_train, data.y_train, data.X_val, data.Y_val, data.y_val,
-            model=cfg.model, lam=cfg.lam, eta=cfg.eta, n_batch=cfg.n_batch,
-            n_epochs=cfg.n_epochs, shuffle=cfg.shuffle, flip=cfg.flip, flip_prob=cfg.flip_prob,
+            model=cfg.model, lam=cfg.l2, eta=cfg.learning_rate, n_batch=cfg.batch_size,
+            n_epochs=cfg.epochs, shuffle=cfg.shuffle, flip=cfg.flip, flip_prob=cfg.flip_prob,
             schedule=schedule,
             rng=make_rng(cfg.rng, cfg.seed), init_std=INIT_STD,
             bias_init=INITS[cfg.init], dtype=DTYPES[cfg.dtype], callback=ctx.progress)
@@ -320,7 +339,7 @@ def final_metrics(cfg: Dd2424Config, res: FusedResult, data: Prepared) -> dict:
     """metrics.json: the last history row (train/val), the test set, sizes and norms."""
     h = res.history
     test_loss, test_cost, test_acc = core.evaluate_chunked(
-        res.W, res.b, data.X_test, None, data.y_test, cfg.lam, cfg.model)
+        res.W, res.b, data.X_test, None, data.y_test, cfg.l2, cfg.model)
     val_acc = np.asarray(h["val_accuracy"], dtype=np.float64)
     best = int(np.argmax(val_acc))
     W64 = res.W.astype(np.float64)
@@ -339,11 +358,12 @@ def final_metrics(cfg: Dd2424Config, res: FusedResult, data: Prepared) -> dict:
         "best_val_accuracy": float(val_acc[best]),
         "best_val_epoch": int(h["epoch"][best]),
         "train_cost_epoch1": h["train_cost"][1],
-        "lam": cfg.lam,
-        "eta": cfg.eta,
+        "l2": cfg.l2,
+        "l2_form": cfg.l2_form,
+        "learning_rate": cfg.learning_rate,
         "final_lr": h["lr"][-1],
-        "n_batch": cfg.n_batch,
-        "epochs": cfg.n_epochs,
+        "batch_size": cfg.batch_size,
+        "epochs": cfg.epochs,
         "steps": res.steps,
         "n_train": int(len(data.y_train)),
         "n_val": int(len(data.y_val)),
@@ -356,7 +376,7 @@ def final_metrics(cfg: Dd2424Config, res: FusedResult, data: Prepared) -> dict:
 
 def _title(cfg: Dd2424Config) -> str:
     name = "softmax + CE" if cfg.model == "softmax" else "sigmoid + MBCE"
-    return f"{name}, \u03bb={cfg.lam:g}, \u03b7={cfg.eta:g}, n_batch={cfg.n_batch}"
+    return f"{name}, \u03bb={cfg.l2:g}, \u03b7={cfg.learning_rate:g}, n_batch={cfg.batch_size}"
 
 
 def write_outputs(d: Path, cfg: Dd2424Config, res: FusedResult, metrics: dict,

@@ -92,17 +92,17 @@ def s_run(ctx: Ctx, p) -> list[str]:
     r = p.task.ref
     m = ctx.metrics(r)
     rises, _ = val_loss_rises(ctx.dir(r))
-    what = f"λ = {m['lam']:g}, η = {m['eta']:g}"
+    what = f"λ = {m['l2']:g}, η = {m['learning_rate']:g}"
     name = md_escape(p.task.spec.title.split(":")[0])  # "Run 1", "Bonus 2.2"
     out = [ctx.fig(r, "loss.png", f"{name}: training and validation loss per epoch ({what})"),
            ctx.fig(r, "cost.png", f"{name}: training and validation cost per epoch ({what})"),
            ctx.fig(r, "templates.png", f"{name}: the learnt W as class templates ({what})"),
-           f"{_model_name(m)}, {what}, n_batch {m['n_batch']}, {m['epochs']} epochs ({m['steps']} updates "
+           f"{_model_name(m)}, {what}, n_batch {m['batch_size']}, {m['epochs']} epochs ({m['steps']} updates "
            f"on {m['n_train']} training images). **Test accuracy {pct(m['test_accuracy'])}** "
            f"({m['n_test']} test images). Training cost after epoch 1: {fmt(m['train_cost_epoch1'])}. "
            f"The validation loss went up in {rises} of {m['epochs']} epochs; the best validation "
            f"accuracy, {pct(m['best_val_accuracy'])}, came at epoch {m['best_val_epoch']}.", ""]
-    if m["lam"] == 0:
+    if m["l2"] == 0:
         out += ["With λ = 0 loss and cost coincide.", ""]
     if p.task.id in TEACHER:
         out += _teacher(m, p.task.id)
@@ -114,7 +114,7 @@ def s_discussion(ctx: Ctx, p) -> list[str]:
     ms = {t: ctx.metrics(ref(t)) for t in RUNS}
     rises = {t: val_loss_rises(ctx.dir(ref(t))) for t in RUNS}
     rough = {t: template_roughness(ctx.dir(ref(t))) for t in RUNS}
-    rows = [[t, f"{ms[t]['lam']:g}", f"{ms[t]['eta']:g}", pct(ms[t]["train_accuracy"]),
+    rows = [[t, f"{ms[t]['l2']:g}", f"{ms[t]['learning_rate']:g}", pct(ms[t]["train_accuracy"]),
              pct(ms[t]["val_accuracy"]), pct(ms[t]["test_accuracy"]),
              pct(ms[t]["train_accuracy"] - ms[t]["val_accuracy"]), f"{rises[t][0]}",
              fmt(rises[t][1]), fmt(ms[t]["W_sum_squares"]), fmt(rough[t])] for t in RUNS]
@@ -148,7 +148,7 @@ def s_discussion(ctx: Ctx, p) -> list[str]:
         "",
         "**Templates.** The roughness column is the mean absolute difference between neighbouring pixels of "
         "the min-max normalised templates: "
-        + ", ".join(f"{fmt(rough[t])} (λ = {ms[t]['lam']:g})" for t in ("run2", "run3", "run4")) + ". "
+        + ", ".join(f"{fmt(rough[t])} (λ = {ms[t]['l2']:g})" for t in ("run2", "run3", "run4")) + ". "
         + ("The templates get smoother as λ grows: the penalty removes the weight that only fits noise in "
            "individual training images, leaving the broad colour layout of each class."
            if rough["run4"] < 0.99 * rough["run3"] < 0.99 ** 2 * rough["run2"] else
@@ -163,17 +163,17 @@ def s_discussion(ctx: Ctx, p) -> list[str]:
 def s_ablation(ctx: Ctx, p) -> list[str]:
     m = ctx.metrics(p.task.ref)
     base = m["baseline"]
-    rows = [[r["split"], fmt(r["flip"]), r["decay"], pct(r["train_accuracy"]), pct(r["val_accuracy"]),
+    rows = [[r["split"], fmt(r["flip"]), r["schedule"], pct(r["train_accuracy"]), pct(r["val_accuracy"]),
              pct(r["test_accuracy"]), f"{100 * r['test_gain']:+.2f}"] for r in m["points"]]
     c = ctx.plans[p.task.ref].parsed.points[m["points"][0]["name"]][1]
-    out = [f"Each run has λ = {c.lam:g}, η = {c.eta:g}, n_batch {c.n_batch} and {c.n_epochs} epochs (run 2's "
+    out = [f"Each run has λ = {c.l2:g}, η = {c.learning_rate:g}, n_batch {c.batch_size} and {c.epochs} epochs (run 2's "
            "settings) and switches on a subset of: the bonus split (all five batches, the last "
            f"{c.n_val} training images held out for validation), random horizontal flips (p = 0.5, every "
            f"time an image is drawn) and step decay (η × {c.decay_factor:g} every {c.decay_every} epochs). "
            "Gains are test-accuracy points against run 2 "
            f"({pct(base['test_accuracy'])}). Validation sets differ between the two splits, so the "
            "comparison uses the common test set.", ""]
-    out += table(["split", "flip", "decay", "train acc.", "val acc.", "test acc.", "gain (points)"], rows)
+    out += table(["split", "flip", "schedule", "train acc.", "val acc.", "test acc.", "gain (points)"], rows)
     if m.get("largest_single_gain"):
         lg = m["largest_single_gain"]
         singles = "; ".join(f"{c['field']} = {c['value'] if not isinstance(c['value'], bool) else fmt(c['value'])}: "
@@ -195,12 +195,12 @@ def s_grid(ctx: Ctx, p) -> list[str]:
     b = m["best"]
     c = ctx.plans[p.task.ref].parsed.points[m["best_name"]][1]
     out = [f"All changes on (bonus split with {c.n_val} validation images, flips, step decay η × "
-           f"{c.decay_factor:g} every {c.decay_every} epochs), {c.n_epochs} epochs, and a grid "
+           f"{c.decay_factor:g} every {c.decay_every} epochs), {c.epochs} epochs, and a grid "
            f"over {', '.join(f)} ({m['n_points']} points, run in parallel, each cached on its own). The "
            "point with the highest final validation accuracy is selected; only its test accuracy is "
            "measured and reported (the test set is used once).", ""]
     out += table([*f, "train acc.", "val acc.", ""], rows)
-    out += [f"Selected: `{m['best_name']}` (λ = {b['lam']:g}, η = {b['eta']:g}, n_batch {b['n_batch']}), "
+    out += [f"Selected: `{m['best_name']}` (λ = {b['l2']:g}, η = {b['learning_rate']:g}, n_batch {b['batch_size']}), "
             f"validation accuracy {pct(m['best_val_accuracy'])}, **test accuracy "
             f"{pct(m['best_test_accuracy'])}**"
             + (f" against run 2's {pct(ctx.metrics(ref('run2'))['test_accuracy'])}" if _has(ctx, "run2") else "")
@@ -221,7 +221,7 @@ def s_search(ctx: Ctx, p) -> list[str]:
     grid_best = ctx.metrics(ref("bonus1-grid")).get("best_test_accuracy") if _has(ctx, "bonus1-grid") else None
     goal = 0.43
     out = [f"Every bonus change on (all five batches with {c.n_val} validation images, flips, step decay "
-           f"η × {c.decay_factor:g} every {c.decay_every} epochs, λ = {c.lam:g}, n_batch {c.n_batch}), "
+           f"η × {c.decay_factor:g} every {c.decay_every} epochs, λ = {c.l2:g}, n_batch {c.batch_size}), "
            f"and a grid over the learning rate η, the number of epochs and the flip probability "
            f"({m['n_points']} points). Selection by validation accuracy; the test set is used once.", ""]
     out += table([*f, "train acc.", "val acc.", "train − val", ""], rows)
@@ -246,7 +246,7 @@ def s_search(ctx: Ctx, p) -> list[str]:
 def s_histograms(ctx: Ctx, p) -> list[str]:
     m = ctx.metrics(p.task.ref)
     pn = m["panels"]
-    rows = [[md_escape(x["label"]), f"{x['eta']:g}", pct(x["test_accuracy"]), pct(x["accuracy_gap"]),
+    rows = [[md_escape(x["label"]), f"{x['learning_rate']:g}", pct(x["test_accuracy"]), pct(x["accuracy_gap"]),
              fmt(x["loss_gap"]), fmt(x["mean_p_true_correct"]), fmt(x["mean_p_true_incorrect"]),
              fmt(x["median_p_true"])] for x in pn]
     out = [ctx.fig(p.task.ref, "histograms.png", "Bonus 2.2: test-set probability of the ground-truth class, "

@@ -151,7 +151,8 @@ class TdtConfig:
     """One TDT4265 training run.  ``None`` fields take the model's starter default.
 
     ``l2`` is the coefficient c added to the gradient (c W): the 2022 text's lambda; the
-    2021 text's lambda is c / 2.
+    2021 text's lambda is c / 2.  ``l2_form`` is ``half`` ((c/2) sum W^2 over the whole
+    matrix, bias row included); config.yaml records it so ``l2`` means one thing per run.
 
     ``rng`` is the shuffle stream: ``numpy`` (linclf's ``default_rng(seed)``) or ``legacy``
     (``RandomState(seed)``, the starter's ``np.random.seed(0)`` and one ``np.random.shuffle``
@@ -166,6 +167,7 @@ class TdtConfig:
     epochs: int = 50
     shuffle: bool | None = None
     l2: float = 0.0
+    l2_form: str = "half"
     early_stopping: bool = False
     patience: int = 10
     restore_best: bool = False
@@ -185,6 +187,12 @@ class TdtConfig:
             raise UsageError(f"Unknown random stream rng={self.rng!r}.",
                              "Choose numpy (linclf's own default_rng) or legacy (the starter's "
                              "np.random.seed/shuffle stream, as RandomState(seed)).")
+        if self.l2_form != "half":
+            raise UsageError(f"l2_form must be 'half' here, got {self.l2_form!r}: TDT4265's "
+                             "regulariser is (l2/2) sum W^2 over W, bias row included "
+                             "(gradient l2 W).",
+                             "Leave l2_form out (or set it to half); the orthogonal trainer "
+                             "(linclf train --model linear|mlp --l2-form) takes either form.")
         pos, neg = self.classes
         if self.model == "binary" and (not (0 <= pos <= 9 and 0 <= neg <= 9) or pos == neg):
             raise UsageError(
@@ -277,7 +285,8 @@ def run(cfg: TdtConfig, out: Path, ctx: RunContext | None = None) -> dict:
             "best_val_loss_step": res.best_step,
             "n_train": int(len(data.X_train)),
             "n_val": int(len(data.X_val)),
-            "l2_coefficient": cfg.l2,
+            "l2": cfg.l2,
+            "l2_form": cfg.l2_form,
         })
         metrics["accuracy_gap"] = metrics["train_accuracy"] - metrics["val_accuracy"]
         metrics["loss_gap"] = metrics["val_loss"] - metrics["train_loss"]

@@ -314,7 +314,7 @@ def s4b(ctx: Ctx, p) -> list[str]:
 @section(A, "4c")
 def s4c(ctx: Ctx, p) -> list[str]:
     m = ctx.metrics(p.task.ref)
-    rows = [[f"{r['lambda']:g}", pct(r["val_accuracy"]), pct(r["train_accuracy"]), fmt(r["val_loss"])]
+    rows = [[f"{r['l2']:g}", pct(r["val_accuracy"]), pct(r["train_accuracy"]), fmt(r["val_loss"])]
             for r in m["points"]]
     return [ctx.fig(p.task.ref, "task4c_l2_reg_accuracy.png", "Task 4c: validation accuracy for each λ"),
             "Each λ is a fresh 50-epoch run with the 3b hyperparameters and the same seed (early stopping "
@@ -325,10 +325,10 @@ def s4c(ctx: Ctx, p) -> list[str]:
 @section(A, "4d")
 def s4d(ctx: Ctx, p) -> list[str]:
     m, m0 = ctx.metrics(ref("4c")), ctx.metrics(ref("3b"))
-    pts = sorted(m["points"], key=lambda r: r["lambda"])
+    pts = sorted(m["points"], key=lambda r: r["l2"])
     return [
         f"Without regularisation the validation accuracy is {pct(m0['val_accuracy'])}; with λ = "
-        + ", ".join(f"{r['lambda']:g}: {pct(r['val_accuracy'])}" for r in pts)
+        + ", ".join(f"{r['l2']:g}: {pct(r['val_accuracy'])}" for r in pts)
         + ". Every λ lowers it, and the more so the larger λ. The model is a single linear layer: as 3d "
         "showed, it barely overfits (train–validation gap "
         f"{100 * m0['accuracy_gap']:.2f} points), so there is little variance for L2 to remove, and the "
@@ -341,14 +341,14 @@ def _noise_4d(ctx: Ctx, m: dict, m0: dict) -> list[str]:
     if not s or s.get("median") is None:
         return []
     spread = s["max"] - s["min"]
-    smallest = min(m["points"], key=lambda r: r["lambda"])
+    smallest = min(m["points"], key=lambda r: r["l2"])
     d = m0["val_accuracy"] - smallest["val_accuracy"]
     drops = ", ".join(f"{100 * (m0['val_accuracy'] - r['val_accuracy']):.1f}"
-                      for r in sorted(m["points"], key=lambda r: r["lambda"])[1:])
+                      for r in sorted(m["points"], key=lambda r: r["l2"])[1:])
     return [f"Which differences are noise: with λ = 0 the validation accuracy varies from {pct(s['min'])} to "
             f"{pct(s['max'])} over {s['n']} seeds (task 3b-seeds; std {100 * s['std']:.2f} points), so two runs "
             f"differing by less than about {100 * spread:.2f} points are not told apart by one run each. The drop "
-            f"to λ = {smallest['lambda']:g} ({100 * d:.2f} points) is "
+            f"to λ = {smallest['l2']:g} ({100 * d:.2f} points) is "
             + ("within that noise: with one run per λ the weakest regularisation is indistinguishable from none"
                if abs(d) <= spread else "larger than that noise")
             + f"; the larger λ's drops ({drops} "
@@ -358,8 +358,8 @@ def _noise_4d(ctx: Ctx, m: dict, m0: dict) -> list[str]:
 @section(A, "4e")
 def s4e(ctx: Ctx, p) -> list[str]:
     m, m0 = ctx.metrics(ref("4c")), ctx.metrics(ref("3b"))
-    rows = [[f"{r['lambda']:g}", fmt(r["weight_sum_of_squares"]), fmt(r["weight_frobenius_norm"])]
-            for r in sorted(m["points"], key=lambda r: r["lambda"])]
+    rows = [[f"{r['l2']:g}", fmt(r["weight_sum_of_squares"]), fmt(r["weight_frobenius_norm"])]
+            for r in sorted(m["points"], key=lambda r: r["l2"])]
     rows.insert(0, ["0 (3b)", fmt(m0["weight_sum_of_squares"]), fmt(m0["weight_frobenius_norm"])])
     return ([ctx.fig(ref("4c"), "task4e_l2_reg_norms.png", "Task 4e: ‖W‖² against λ (log axis)"),
              "The plotted length is the **sum of squared weights** ‖W‖² (bias row included), as in the "
