@@ -47,11 +47,11 @@ def test_flip_probability_must_lie_in_0_1(bad: float) -> None:
 
 
 def test_estimated_cost_orders_longer_runs_first() -> None:
-    small = estimated_cost("aml", {"optimizer": "sgd", "hidden": [100], "num_iters": 2000, "batch_size": 200})
-    big = estimated_cost("aml", {"optimizer": "sgd", "hidden": [1000], "num_iters": 5000, "batch_size": 200})
+    small = estimated_cost("aml", {"optimizer": "sgd", "hidden": [100], "iterations": 2000, "batch_size": 200})
+    big = estimated_cost("aml", {"optimizer": "sgd", "hidden": [1000], "iterations": 5000, "batch_size": 200})
     assert big > 10 * small > 0
-    assert estimated_cost("dd2424", {"split": "bonus", "n_epochs": 80}) > \
-        estimated_cost("dd2424", {"split": "a1", "n_epochs": 40})
+    assert estimated_cost("dd2424", {"split": "bonus", "epochs": 80}) > \
+        estimated_cost("dd2424", {"split": "a1", "epochs": 40})
     assert estimated_cost("aml", {"hidden": "nonsense"}) == 0.0  # never raises
     assert estimated_cost("aml-toy", {}) == 0.0
 

@@ -356,12 +356,12 @@ def test_compare_shows_what_differs_and_draws_one_figure(synth_runs, tmp_path):
     r = invoke("compare", a, b, "--json", "-o", tmp_path / "cmp.png")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert out["config"] == {"lam": [0.0, 1.0]}  # only what differs
+    assert out["config"] == {"l2": [0.0, 1.0]}  # only what differs
     assert len(out["metrics"]["val_accuracy"]) == 2
     png = (tmp_path / "cmp.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     r = invoke("compare", a, b, env={"COLUMNS": "80"})
-    assert r.exit_code == 0 and "lam" in r.stdout and "val accuracy" in r.stdout
+    assert r.exit_code == 0 and "l2" in r.stdout and "val accuracy" in r.stdout
     r = invoke("compare", a)
     assert r.exit_code == 2
     r = invoke("compare", a, tmp_path)

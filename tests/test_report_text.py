@@ -30,8 +30,8 @@ def test_condition_words(cond, words):
 
 
 def test_metric_words_name_sweep_points_by_their_parameter():
-    own = {"points": [{"lambda": 2.0, "val_accuracy": 0.78}, {"lambda": 0.2}, {"lambda": 0.02},
-                      {"lambda": 0.002, "val_accuracy": 0.915}]}
+    own = {"points": [{"l2": 2.0, "val_accuracy": 0.78}, {"l2": 0.2}, {"l2": 0.02},
+                      {"l2": 0.002, "val_accuracy": 0.915}]}
     assert metric_words("points.3.val_accuracy", own) == "validation accuracy (λ = 0.002)"
     assert metric_words("points.0.val_accuracy", own) == "validation accuracy (λ = 2)"
     depths = {"depths": [{"layers": 2}, {"layers": 5}]}

@@ -17,8 +17,8 @@ from linclf_cli.runs.context import RunContext
 
 N_PER_BATCH = 200
 # 600 // 30 = 20 iterations per epoch; records at it = 0, 20, 40 (the last iteration)
-SGD = dict(n_train=600, n_val=100, n_test=100, num_iters=41, batch_size=30,
-           learning_rate=1e-3, reg=0.01)
+SGD = dict(n_train=600, n_val=100, n_test=100, iterations=41, batch_size=30,
+           learning_rate=1e-3, l2=0.01)
 ADAM = dict(optimizer="adam", n_train=600, n_val=100, n_test=100, epochs=3, batch_size=50)
 CIFAR_FILES = {"config.yaml", "metrics.json", "run.json", "history_steps.csv",
                "history_epochs.csv", "weights.npz", "loss.png", "accuracy.png"}
@@ -86,7 +86,7 @@ def test_toy_directory(toy_run):
     assert json.loads((out / "run.json").read_text())["argv"] == ["linclf", "toy"]
 
 
-@pytest.mark.parametrize("kwargs", [dict(learning_rate=0), dict(reg=-1), dict(num_iters=0),
+@pytest.mark.parametrize("kwargs", [dict(learning_rate=0), dict(l2=-1), dict(iterations=0),
                                     dict(batch_size=0), dict(h=0.0), dict(seed=-2)])
 def test_toy_invalid_config(kwargs, tmp_path):
     with pytest.raises(UsageError):
@@ -110,14 +110,14 @@ def test_sgd_run_directory(sgd_run, data_dir):
     assert rec["argv"] == ["linclf", "aml"] and rec["seed"] == 0
     assert Path(rec["data"]) == (data_dir / "cifar-10-batches-py").resolve()
     assert len(rec["data_sha256"]) == 7
-    assert calls == [(i, SGD["num_iters"]) for i in range(1, SGD["num_iters"] + 1)]
+    assert calls == [(i, SGD["iterations"]) for i in range(1, SGD["iterations"] + 1)]
 
 
 def test_sgd_metrics_match_history(sgd_run):
     out, m, _ = sgd_run
     h = aml.load_history(out)
     steps, ep = h["history_steps"], h["history_epochs"]
-    assert len(steps["iteration"]) == SGD["num_iters"] == m["iterations"]
+    assert len(steps["iteration"]) == SGD["iterations"] == m["iterations"]
     assert m["final_loss"] == pytest.approx(steps["loss"][-1], rel=1e-12)
     np.testing.assert_array_equal(ep["iteration"], [0, 20, 40])
     np.testing.assert_array_equal(ep["epoch"], [0, 1, 2])
@@ -176,7 +176,7 @@ def test_adam_run(adam_run):
     np.testing.assert_allclose(h["history_steps"]["learning_rate"],
                                1e-3 * 0.95 ** (np.arange(36) // 12))
     assert m["layer_sizes"] == [3072, 50, 10] and m["optimizer"] == "adam"
-    assert (m["reg"], m["init_std"], m["preprocess"]) == (1e-3, 1e-3, "normalize")
+    assert (m["l2"], m["init_std"], m["preprocess"]) == (1e-3, 1e-3, "normalize")
     assert m["val_accuracy"] > 0.5 and m["test_accuracy"] > 0.5
     assert calls == [(i, 36) for i in range(1, 37)]
 
@@ -195,7 +195,7 @@ def test_adam_deeper_network(data_dir, tmp_path):
 
 def test_at_chance_flag(data_dir, tmp_path):
     # a learning rate too small to move the 1e-4 init: the net stays at chance
-    m = aml.run(AmlConfig(**{**SGD, "learning_rate": 1e-12, "num_iters": 2}), tmp_path / "c",
+    m = aml.run(AmlConfig(**{**SGD, "learning_rate": 1e-12, "iterations": 2}), tmp_path / "c",
                 RunContext(data_dir=data_dir))
     assert m["at_chance"] is True and m["val_accuracy"] < 0.15
 
@@ -213,12 +213,12 @@ def test_preprocessing():
 
 def test_defaults_follow_the_starters():
     s = AmlConfig().resolved()
-    assert (s.hidden, s.num_iters, s.batch_size, s.learning_rate, s.learning_rate_decay,
-            s.reg, s.init_std, s.preprocess) == ((50,), 1000, 200, 1e-4, 0.95, 0.25, 1e-4,
+    assert (s.hidden, s.iterations, s.batch_size, s.learning_rate, s.learning_rate_decay,
+            s.l2, s.init_std, s.preprocess) == ((50,), 1000, 200, 1e-4, 0.95, 0.25, 1e-4,
                                                  "mean_image")
     assert (s.n_train, s.n_val, s.n_test) == (49000, 1000, 1000)
     a = AmlConfig(optimizer="adam").resolved()
-    assert (a.epochs, a.batch_size, a.learning_rate, a.learning_rate_decay, a.reg,
+    assert (a.epochs, a.batch_size, a.learning_rate, a.learning_rate_decay, a.l2,
             a.init_std, a.preprocess) == (10, 200, 1e-3, 0.95, 1e-3, 1e-3, "normalize")
     assert AmlConfig(hidden=[100, 50]).resolved().hidden == (100, 50)
     assert AmlConfig(hidden=64).resolved().hidden == (64,)
@@ -237,11 +237,11 @@ def test_defaults_follow_the_starters():
     (dict(learning_rate=0.0), "learning_rate"),
     (dict(learning_rate=float("inf")), "learning_rate"),
     (dict(learning_rate_decay=0), "learning_rate_decay"),
-    (dict(reg=-1.0), "reg"),
+    (dict(l2=-1.0), "l2"),
     (dict(init_std=0.0), "init_std"),
     (dict(preprocess="zca"), "pre-processing"),
     (dict(batch_size=0), "batch_size"),
-    (dict(num_iters=0), "num_iters"),
+    (dict(iterations=0), "iterations"),
     (dict(epochs=0), "epochs"),
     (dict(n_test=0), "n_test"),
     (dict(seed=1.5), "seed"),
@@ -260,7 +260,7 @@ def test_invalid_config_raises_before_writing(kwargs, match, data_dir, tmp_path)
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_diverging_run_leaves_no_directory(optimizer, data_dir, tmp_path):
     cfg = AmlConfig(optimizer=optimizer, learning_rate=1e30, n_train=600, n_val=100,
-                    n_test=100, num_iters=10, epochs=1, batch_size=50)
+                    n_test=100, iterations=10, epochs=1, batch_size=50)
     with pytest.raises(TrainingDiverged):
         aml.run(cfg, tmp_path / "runs" / "x", RunContext(data_dir=data_dir))
     assert list((tmp_path / "runs").iterdir()) == []

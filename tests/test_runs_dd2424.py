@@ -17,7 +17,7 @@ from linclf_cli.runs.context import RunContext
 from linclf_cli.assignments.dd2424.recipe import Dd2424Config
 
 N_PER_BATCH = 200
-FAST = dict(n_epochs=4, n_batch=20)
+FAST = dict(epochs=4, batch_size=20)
 RUN_FILES = {
     "config.yaml", "metrics.json", "history.csv", "weights.npz", "run.json", "loss.png",
     "cost.png", "templates.png", "test_probabilities.npz",
@@ -62,15 +62,15 @@ def test_metrics_match_history_and_beat_chance(base_run):
     h = dd2424.load_history(out)
     assert list(h) == ["epoch", "lr", "train_loss", "train_cost", "val_loss", "val_cost",
                        "train_accuracy", "val_accuracy"]
-    assert len(h["epoch"]) == FAST["n_epochs"] + 1
-    np.testing.assert_array_equal(h["epoch"], np.arange(FAST["n_epochs"] + 1))
+    assert len(h["epoch"]) == FAST["epochs"] + 1
+    np.testing.assert_array_equal(h["epoch"], np.arange(FAST["epochs"] + 1))
     for k in ("train_loss", "train_cost", "val_loss", "val_cost", "train_accuracy",
               "val_accuracy"):
         assert m[k] == pytest.approx(h[k][-1], rel=1e-12)
     assert m["train_cost_epoch1"] == pytest.approx(h["train_cost"][1])
     assert m["n_train"] == m["n_val"] == m["n_test"] == N_PER_BATCH
-    assert m["steps"] == FAST["n_epochs"] * (N_PER_BATCH // FAST["n_batch"])
-    assert m["epochs"] == FAST["n_epochs"] and m["model"] == "softmax" and m["lam"] == 0.0
+    assert m["steps"] == FAST["epochs"] * (N_PER_BATCH // FAST["batch_size"])
+    assert m["epochs"] == FAST["epochs"] and m["model"] == "softmax" and m["l2"] == 0.0
     assert m["test_accuracy"] > 0.5 and m["val_accuracy"] > 0.5  # chance is 0.1
     assert m["test_cost"] == pytest.approx(m["test_loss"])  # lam = 0: cost == loss
     assert np.all(np.diff(h["train_cost"]) < 0)  # the text: the cost decreases every epoch
@@ -101,7 +101,7 @@ def test_run_json_records_data_and_checksums(base_run, data_dir):
 
 def test_progress_callback_counts_epochs(base_run):
     _, _, calls = base_run
-    n = FAST["n_epochs"]
+    n = FAST["epochs"]
     assert calls == [(e, n) for e in range(1, n + 1)]
 
 
@@ -126,9 +126,9 @@ def test_same_seed_gives_identical_results(base_run, data_dir, tmp_path):
 
 
 def test_bonus_split_sigmoid_flip_step_decay(data_dir, tmp_path):
-    cfg = Dd2424Config(model="sigmoid", split="bonus", n_val=100, eta=0.01, flip=True,
-                       decay="step", decay_every=2, decay_factor=0.1, init=2025, n_epochs=4,
-                       n_batch=50)
+    cfg = Dd2424Config(model="sigmoid", split="bonus", n_val=100, learning_rate=0.01, flip=True,
+                       schedule="step", decay_every=2, decay_factor=0.1, init=2025, epochs=4,
+                       batch_size=50)
     m = dd2424.run(cfg, tmp_path / "bonus", RunContext(data_dir=data_dir))
     assert m["model"] == "sigmoid" and m["split"] == "bonus"
     assert (m["n_train"], m["n_val"], m["n_test"]) == (5 * N_PER_BATCH - 100, 100, N_PER_BATCH)
@@ -143,7 +143,7 @@ def test_bonus_split_sigmoid_flip_step_decay(data_dir, tmp_path):
 
 
 def test_plateau_decay_never_raises_the_rate(data_dir, tmp_path):
-    cfg = Dd2424Config(decay="plateau", patience=1, eta=0.5, n_epochs=4, n_batch=20)
+    cfg = Dd2424Config(schedule="plateau", patience=1, learning_rate=0.5, epochs=4, batch_size=20)
     dd2424.run(cfg, tmp_path / "plateau", RunContext(data_dir=data_dir))
     lr = dd2424.load_history(tmp_path / "plateau")["lr"]
     assert lr[0] == 0.5 and np.all(np.diff(lr) <= 0)
@@ -162,16 +162,16 @@ def test_histograms_figure(base_run, data_dir, tmp_path):
 @pytest.mark.parametrize("kwargs, match", [
     (dict(model="svm"), "model"),
     (dict(split="all"), "split"),
-    (dict(lam=-0.1), "lam"),
-    (dict(lam=float("nan")), "lam"),
-    (dict(eta=0.0), "eta"),
-    (dict(eta="fast"), "eta"),
-    (dict(n_batch=0), "n_batch"),
-    (dict(n_batch=2.5), "n_batch"),
-    (dict(n_epochs=0), "n_epochs"),
-    (dict(n_epochs=True), "n_epochs"),
+    (dict(l2=-0.1), "l2"),
+    (dict(l2=float("nan")), "l2"),
+    (dict(learning_rate=0.0), "learning_rate"),
+    (dict(learning_rate="fast"), "learning_rate"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(batch_size=2.5), "batch_size"),
+    (dict(epochs=0), "epochs"),
+    (dict(epochs=True), "epochs"),
     (dict(shuffle="yes"), "shuffle"),
-    (dict(decay="cosine"), "decay"),
+    (dict(schedule="cosine"), "schedule"),
     (dict(decay_every=0), "decay_every"),
     (dict(decay_factor=1.5), "decay_factor"),
     (dict(decay_factor=0.0), "decay_factor"),
@@ -180,7 +180,7 @@ def test_histograms_figure(base_run, data_dir, tmp_path):
     (dict(seed=-1), "seed"),
     (dict(dtype="float16"), "dtype"),
     (dict(n_val=0), "n_val"),
-    (dict(n_batch=N_PER_BATCH + 1), "n_batch"),  # only known once the data is loaded
+    (dict(batch_size=N_PER_BATCH + 1), "batch_size"),  # only known once the data is loaded
     (dict(split="bonus", n_val=5 * N_PER_BATCH), "n_val"),
 ])
 def test_invalid_config_raises_before_writing(kwargs, match, data_dir, tmp_path):
@@ -203,7 +203,7 @@ def test_missing_data_raises_before_writing(tmp_path):
 def test_diverging_run_leaves_no_directory(data_dir, tmp_path):
     out = tmp_path / "runs" / "diverged"
     with pytest.raises(TrainingDiverged):
-        dd2424.run(Dd2424Config(eta=1e300, n_epochs=2, n_batch=20), out,
+        dd2424.run(Dd2424Config(learning_rate=1e300, epochs=2, batch_size=20), out,
                    RunContext(data_dir=data_dir))
     assert not out.exists()
     assert list((tmp_path / "runs").iterdir()) == []
@@ -213,7 +213,7 @@ def test_rerun_replaces_an_existing_directory(data_dir, tmp_path):
     # a rerun over an earlier linclf run directory replaces it whole (files an older run left
     # behind go with it); a folder of files linclf did not write is refused and left as it was
     out = tmp_path / "r"
-    cfg = Dd2424Config(n_epochs=1, n_batch=50)
+    cfg = Dd2424Config(epochs=1, batch_size=50)
     dd2424.run(cfg, out, RunContext(data_dir=data_dir))
     (out / "stale.csv").write_text("old")
     dd2424.run(cfg, out, RunContext(data_dir=data_dir))

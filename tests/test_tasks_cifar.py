@@ -132,12 +132,12 @@ def test_every_task_runs_and_is_finalised(world):
     # test accuracy of the selected point only (the test set is evaluated once)
     assert "test_accuracy" in grid["best"] and all("test_accuracy" not in p for p in grid["points"])
     assert (world["results"] / "dd2424-a1/bonus1-grid/grid.csv").is_file()
-    assert (world["results"] / "dd2424-a1/bonus1-grid/lam-0.001_eta-0.001_n_batch-50/metrics.json").is_file()
+    assert (world["results"] / "dd2424-a1/bonus1-grid/l2-0.001_learning_rate-0.001_batch_size-50/metrics.json").is_file()
     abl = task_json(world["results"], "dd2424-a1/bonus1-ablation")["metrics"]
     run2 = task_json(world["results"], "dd2424-a1/run2")["metrics"]
     assert abl["baseline"]["test_accuracy"] == run2["test_accuracy"]
     # the all-off point is run 2's configuration: bit-for-bit the same run
-    assert abl["points"][0]["name"] == "split-a1_flip-false_decay-none"
+    assert abl["points"][0]["name"] == "split-a1_flip-false_schedule-none"
     assert abl["points"][0]["test_accuracy"] == run2["test_accuracy"]
     assert len(abl["single_changes"]) == 3
     hist = task_json(world["results"], "dd2424-a1/bonus2-histograms")
@@ -217,8 +217,8 @@ def test_extended_grid_runs_only_the_new_points(world, tmp_path):
     (p,) = plans
     assert p.status == "stale"
     todo = sorted(j.spec.name for j in p.jobs if j.status != "done")
-    assert todo == ["lam-0.1_eta-0.001_n_batch-100", "lam-0.1_eta-0.001_n_batch-50",
-                    "lam-0.1_eta-0.005_n_batch-100", "lam-0.1_eta-0.005_n_batch-50"]
+    assert todo == ["l2-0.1_learning_rate-0.001_batch_size-100", "l2-0.1_learning_rate-0.001_batch_size-50",
+                    "l2-0.1_learning_rate-0.005_batch_size-100", "l2-0.1_learning_rate-0.005_batch_size-50"]
     assert sum(j.status == "done" for j in p.jobs) == 8
 
 

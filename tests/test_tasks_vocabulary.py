@@ -102,15 +102,15 @@ def test_both_spellings_plan_the_same_runs_under_the_same_keys(tmp_path):
     course = load_task_file(_file(tmp_path, "course.yaml", COURSE)).all_tasks()
     one = load_task_file(_file(tmp_path, "one.yaml", ONE)).all_tasks()
     for a, b in zip(course, one, strict=True):
-        assert a.spec.args == b.spec.args  # the config's own field names
+        assert a.spec.args == b.spec.args  # the config's fields: the one vocabulary
         assert _hash(dataclasses.asdict(a.spec)) == _hash(dataclasses.asdict(b.spec))  # the task key's part
         ja = HANDLERS[a.spec.command].jobs(HANDLERS[a.spec.command].parse_args(a.spec.args, a.ref))
         jb = HANDLERS[b.spec.command].jobs(HANDLERS[b.spec.command].parse_args(b.spec.args, b.ref))
         assert [(j.name, j.kind, j.params) for j in ja] == [(j.name, j.kind, j.params) for j in jb]
     grid = next(t for t in one if t.id == "grid")
     names = [j.name for j in HANDLERS["grid"].jobs(HANDLERS["grid"].parse_args(grid.spec.args, grid.ref))]
-    assert names[0] == "lam-0.001_eta-0.001"  # the committed results' point folders
-    assert next(t for t in one if t.id == "run").spec.args["eta"] == 0.001
+    assert names[0] == "l2-0.001_learning_rate-0.001"  # point folders in the one vocabulary
+    assert next(t for t in one if t.id == "run").spec.args["learning_rate"] == 0.001
 
 
 def test_one_option_in_two_spellings_is_refused():

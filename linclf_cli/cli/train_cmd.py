@@ -177,7 +177,7 @@ def train(
 
       linclf train --model binary --epochs 50                [dim]# TDT4265 task 2b[/]
       linclf train --model binary --epochs 500 --early-stopping
-      linclf train --model softmax --shuffle --rng legacy    [dim]# the starter's shuffle stream[/]
+      linclf train --model softmax --rng legacy  [dim]# the starter's stream[/]
       linclf train --model softmax --l2 2.0 --out runs/l2-2  [dim]# task 4b, λ = 2[/]
       linclf train --model dd2424-softmax --l2 0.1           [dim]# DD2424 run 3[/]
       linclf train --model mlp --hidden 50 --iters 1000      [dim]# AML Q3b default run[/]

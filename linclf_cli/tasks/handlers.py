@@ -205,12 +205,16 @@ def parse_grid(args: Any, where: str, allowed: tuple[str, ...] = ("kind", "base"
                           f"got {grid!r}.")
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls) if f.init}
+    aliases = getattr(cls, "ALIASES", {})  # the course spellings (tasks files renamed them already)
     axes: dict[str, list] = {}
-    for field_name, values in grid.items():
-        fw = f"{where}.grid.{field_name}"
+    for written, values in grid.items():
+        field_name = aliases.get(written, written)
+        fw = f"{where}.grid.{written}"
         if field_name not in fields:
-            raise unknown_key_error(str(field_name), fields, f"{where}.grid")
-        if field_name in base:
+            raise unknown_key_error(str(written), fields | set(aliases), f"{where}.grid")
+        if field_name in axes:
+            raise ConfigError(f"{fw}: it names the same option as another axis; give one of them.")
+        if any(aliases.get(k, k) == field_name for k in base):
             raise ConfigError(f"{fw}: {field_name!r} is also set in base; set it in one place.")
         if not isinstance(values, list) or not values:
             raise ConfigError(f"{fw}: expected a non-empty list of values, got {values!r}.")

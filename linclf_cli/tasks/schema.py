@@ -297,6 +297,9 @@ def _canonical(command: str, args: Any, where: str) -> tuple[Any, dict[str, str]
     renamed: dict[str, str] = {}
     if not isinstance(args, dict):
         return args, renamed
+    if command == "seeds" and isinstance(args.get("command"), str):  # a seed study's inner task
+        inner, renamed = _canonical(args["command"], args.get("args"), f"{where}.args")
+        return ({**args, "args": inner} if "args" in args else args), renamed
     cls = _config_class(command, args)
     aliases: dict = getattr(cls, "ALIASES", None) or {}
     if not aliases:
