@@ -151,14 +151,14 @@ def test_sweep_lambda_is_resumable_and_plot_weights(tmp_path, data_dir):
     r = invoke(*args)
     assert r.exit_code == 0, r.output
     s = json.loads((out / "sweep.json").read_text())
-    assert [p["lambda"] for p in s["points"]] == [2.0, 0.02]
+    assert [p["l2"] for p in s["points"]] == [2.0, 0.02]
     assert s["points"][0]["weight_sum_of_squares"] < s["points"][1]["weight_sum_of_squares"]
-    mtime = (out / "lambda-2" / "metrics.json").stat().st_mtime_ns
+    mtime = (out / "l2-2" / "metrics.json").stat().st_mtime_ns
     r = invoke(*args)
     assert r.exit_code == 0 and "2 reused" in r.output
-    assert (out / "lambda-2" / "metrics.json").stat().st_mtime_ns == mtime
+    assert (out / "l2-2" / "metrics.json").stat().st_mtime_ns == mtime
     png = tmp_path / "w.png"
-    r = invoke("plot-weights", out / "lambda-2", out / "lambda-0.02", "--label", "a", "--label", "b", "-o", png)
+    r = invoke("plot-weights", out / "l2-2", out / "l2-0.02", "--label", "a", "--label", "b", "-o", png)
     assert r.exit_code == 0, r.output
     import matplotlib.image as mpimg
 

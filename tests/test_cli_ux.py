@@ -347,7 +347,7 @@ def test_runs_understands_a_results_tree():
     r = invoke("runs", ROOT / "results", "--json")
     assert r.exit_code == 0
     names = {x["name"] for x in json.loads(r.stdout)}
-    assert "tdt4265-a1/2b" in names and "tdt4265-a1/4c/lambda-2" in names
+    assert "tdt4265-a1/2b" in names and "tdt4265-a1/4c/l2-2" in names
 
 
 def test_compare_shows_what_differs_and_draws_one_figure(synth_runs, tmp_path):

@@ -180,7 +180,7 @@ def test_dd2424_run2_2025_as_the_teacher(tmp_path):
     d = os.environ.get("LINCLF_DATA_DIR")
     if not d:
         pytest.skip("LINCLF_DATA_DIR not set: real CIFAR-10 test skipped")
-    m = run(Dd2424Config(lam=0.0, eta=0.001, n_batch=100, n_epochs=40, init="2025", seed=42),
+    m = run(Dd2424Config(l2=0.0, learning_rate=0.001, batch_size=100, epochs=40, init="2025", seed=42),
             tmp_path / "run2", RunContext(data_dir=Path(d)))
     assert f"{m['train_cost_epoch1']:.3f}" == "1.972"
     assert f"{100 * m['test_accuracy']:.2f}" == "39.13"
