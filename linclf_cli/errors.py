@@ -63,11 +63,18 @@ class TrainingDiverged(LinclfError):
         if learning_rate is not None:
             message = message[:-1] + f" (learning rate {learning_rate:g})."
         super().__init__(message, hint + ".")
+        self._init_args = (step, loss, learning_rate, initial_loss, factor)
         self.step = step
         self.loss = loss
         self.learning_rate = learning_rate
         self.suggested_learning_rate = (suggest_learning_rate(learning_rate)
                                         if learning_rate is not None and learning_rate > 0 else None)
+
+    def __reduce__(self):
+        # a worker process sends its exception to the parent by pickle; the default
+        # (cls, self.args) would call __init__ with the message alone, fail to unpickle and
+        # break the whole process pool ("the worker process died")
+        return (type(self), self._init_args)
 
 
 class Interrupted(KeyboardInterrupt):
