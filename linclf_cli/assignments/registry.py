@@ -104,7 +104,7 @@ def prepared_split(kind: str, params: dict) -> SplitNeed | None:
     own).  The tag holds exactly what keys the split in the recipe's ``_prepare``; the size
     counts its float arrays (labels and one-hot targets are small).  The scheduler plans
     memory with it; no result depends on it."""
-    if kind not in ("dd2424", "aml"):
+    if kind not in ("dd2424", "aml", "train"):
         return None
     try:
         from linclf_cli.typed import build
@@ -112,6 +112,13 @@ def prepared_split(kind: str, params: dict) -> SplitNeed | None:
         cfg = build(KINDS[kind].config, params, kind).resolved()
         item = ITEMSIZE.get(cfg.dtype, 8)
         small = 16 << 20  # statistics, labels, one-hot targets
+        if kind == "train":
+            if cfg.data != "cifar10":  # MNIST and IDX folders: small, kept private
+                return None
+            from linclf_cli.assignments.train import RECIPES, split_tag
+
+            rows = 51000 if RECIPES[cfg.recipe].cifar_split == "aml" else 30000  # with the test rows
+            return SplitNeed(split_tag(cfg), rows * (CIFAR_PIXELS + 1) * item, 50000 * CIFAR_PIXELS + small)
         if kind == "dd2424":
             n_val = cfg.n_val if cfg.split == "bonus" else 0
             if cfg.split == "a1":  # three batches, standardised straight from the map

@@ -34,6 +34,7 @@ from linclf_cli.errors import TrainingDiverged, UsageError
 from linclf_cli.plots.figures import ACC_LABEL, LOSS_LABEL, Series, line_figure
 from linclf_cli.runs import io
 from linclf_cli.runs.context import RunContext
+from linclf_cli.runs.prepared import data_key, one_slot, shared_arrays
 from linclf_cli.runs.provenance import now_iso, run_record
 from linclf_cli.runs.rundir import RunDir
 
@@ -186,34 +187,36 @@ class Prepared:
     checksums: dict
 
 
-def _split(cfg: TrainConfig, data_dir: Path | None):
-    """Raw (X, y) of train, val, test (test may be None), the image geometry, checksums."""
+def _load(cfg: TrainConfig, data_dir: Path | None):
+    """The dataset of ``cfg.data``, verified (its loader caches the decoded files per process)."""
     if cfg.data == "cifar10":
         from linclf_cli.data.cifar import load_cifar10
-        from linclf_cli.data.splits import aml_split, dd2424_split
 
-        c = load_cifar10(data_dir)
-        if RECIPES[cfg.recipe].cifar_split == "aml":  # 49 000 / 1 000 / 1 000 on the real data
-            n_all = len(c.train_batches) * c.n_per_batch
-            n_val = min(1000, n_all // 10)
-            s = aml_split(c, n_all - n_val, n_val, min(1000, len(c.test_labels)))
-        else:
-            s = dd2424_split(c)
-        return ((s.X_train, s.y_train), (s.X_val, s.y_val), (s.X_test, s.y_test), (32, 32, 3),
-                dict(c.sha256))
+        return load_cifar10(data_dir)
     if cfg.data in ("mnist", "mnist-2v3"):
         from linclf_cli.data.mnist import load_mnist
 
-        m = load_mnist(data_dir)
-    else:
-        from linclf_cli.data.idx import load_idx_folder
+        return load_mnist(data_dir)
+    from linclf_cli.data.idx import load_idx_folder
 
-        m = load_idx_folder(cfg.data)
-    side = int(round(np.sqrt(m.train_images.shape[1])))
-    image = (side, side, 1) if side * side == m.train_images.shape[1] else (1, m.train_images.shape[1], 1)
-    n = min(TDT_N_TRAIN, len(m.train_labels))  # TDT4265's split: the first 20 000; val = test set
-    return ((m.train_images[:n], m.train_labels[:n].astype(np.int64)),
-            (m.test_images, m.test_labels.astype(np.int64)), None, image, dict(m.sha256))
+    return load_idx_folder(cfg.data)
+
+
+def _split(cfg: TrainConfig, ds):
+    """Raw (X, y) of train, val, test (test may be None) of the loaded dataset ``ds``."""
+    if cfg.data == "cifar10":
+        from linclf_cli.data.splits import aml_split, dd2424_split
+
+        if RECIPES[cfg.recipe].cifar_split == "aml":  # 49 000 / 1 000 / 1 000 on the real data
+            n_all = len(ds.train_batches) * ds.n_per_batch
+            n_val = min(1000, n_all // 10)
+            s = aml_split(ds, n_all - n_val, n_val, min(1000, len(ds.test_labels)))
+        else:
+            s = dd2424_split(ds)
+        return (s.X_train, s.y_train), (s.X_val, s.y_val), (s.X_test, s.y_test)
+    n = min(TDT_N_TRAIN, len(ds.train_labels))  # TDT4265's split: the first 20 000; val = test set
+    return ((ds.train_images[:n], ds.train_labels[:n].astype(np.int64)),
+            (ds.test_images, ds.test_labels.astype(np.int64)), None)
 
 
 def _targets(y: np.ndarray, classes, K: int, dt) -> np.ndarray:
@@ -222,36 +225,75 @@ def _targets(y: np.ndarray, classes, K: int, dt) -> np.ndarray:
     return (y == classes[0]).astype(dt).reshape(-1, 1)
 
 
-@functools.lru_cache(maxsize=2)
+def split_tag(cfg: TrainConfig) -> str:
+    """What keys a run's prepared split besides the data files' digests (the scheduler's
+    memory-plan tag, ``assignments.registry.prepared_split``): the data, the recipe's
+    pre-processing, the classes and the dtype; never a training setting, so every point of
+    a sweep over training settings shares one split."""
+    classes = ",".join(map(str, cfg.classes)) if cfg.classes is not None else "all"
+    return f"train:{cfg.data}:{cfg.recipe}:{classes}:{cfg.dtype}"
+
+
 def _prepare(cfg: TrainConfig, data_dir: str | None) -> Prepared:
+    """The pre-processed arrays of ``cfg`` (resolved): built once per process for the data
+    files, recipe, classes and dtype (one split at a time, ``runs.prepared.one_slot``), and
+    shared read-only between the parallel scheduler's workers."""
+    ds = _load(cfg, Path(data_dir) if data_dir else None)
+    digests = data_key(ds.sha256)
+    if digests is None:  # a file without a known digest: nothing to key a cache by
+        return _build(cfg, ds, None)
+    return _prepared(split_tag(cfg), digests, cfg=cfg, ds=ds)
+
+
+@one_slot
+def _prepared(tag: str, digests: str, *, cfg: TrainConfig, ds) -> Prepared:  # noqa: ARG001 - keys
+    return _build(cfg, ds, digests)
+
+
+def _build(cfg: TrainConfig, ds, digests: str | None) -> Prepared:
     from linclf_cli.data.splits import standardize, subtract_mean_image
 
-    tr, va, te, image, sums = _split(cfg, Path(data_dir) if data_dir else None)
-    sets = [tr, va] + ([te] if te is not None else [])
-    if cfg.classes is not None:
-        keep = [np.isin(y, cfg.classes) for _, y in sets]
-        sets = [(X[k], y[k]) for (X, y), k in zip(sets, keep)]
-        if min(len(y) for _, y in sets) == 0:
-            raise UsageError(f"The data holds no images of the classes {list(cfg.classes)}.")
-    dt = DTYPES[cfg.dtype]
-    K = int(max(int(y.max()) for _, y in sets)) + 1
-    r = RECIPES[cfg.recipe]
-    Xs = [X for X, _ in sets]
-    if r.preprocess == "scale-bias-column":
-        from .tdt4265.preprocess import pre_process_images
+    def build() -> dict:  # not called when another worker has published the split
+        tr, va, te = _split(cfg, ds)
+        sets = [tr, va] + ([te] if te is not None else [])
+        if cfg.classes is not None:
+            keep = [np.isin(y, cfg.classes) for _, y in sets]
+            sets = [(X[k], y[k]) for (X, y), k in zip(sets, keep)]
+            if min(len(y) for _, y in sets) == 0:
+                raise UsageError(f"The data holds no images of the classes {list(cfg.classes)}.")
+        dt = DTYPES[cfg.dtype]
+        K = int(max(int(y.max()) for _, y in sets)) + 1
+        r = RECIPES[cfg.recipe]
+        Xs = [X for X, _ in sets]
+        if r.preprocess == "scale-bias-column":
+            from .tdt4265.preprocess import pre_process_images
 
-        Xs = [pre_process_images(X, dt) for X in Xs]  # [x / 127.5 - 1, 1]
-    elif r.preprocess == "standardize":
-        Xs = list(standardize(*Xs, dtype=dt)[0])
-    else:
-        Xs = list(subtract_mean_image(*Xs, dtype=dt)[0])
-    if r.bias == "column" and r.preprocess != "scale-bias-column":
-        from linclf_cli.engine.layers import append_ones
+            Xs = [pre_process_images(X, dt) for X in Xs]  # [x / 127.5 - 1, 1]
+        elif r.preprocess == "standardize":
+            Xs = list(standardize(*Xs, dtype=dt)[0])
+        else:
+            Xs = list(subtract_mean_image(*Xs, dtype=dt)[0])
+        if r.bias == "column" and r.preprocess != "scale-bias-column":
+            from linclf_cli.engine.layers import append_ones
 
-        Xs = [append_ones(X) for X in Xs]
-    Ys = [_targets(y, cfg.classes, K, dt) for _, y in sets]
-    test = (Xs[2], Ys[2]) if len(Xs) > 2 else (None, None)
-    return Prepared(Xs[0], Ys[0], Xs[1], Ys[1], *test, image, sums)
+            Xs = [append_ones(X) for X in Xs]
+        names = ("train", "val", "test")[:len(Xs)]
+        out = {f"X_{n}": X for n, X in zip(names, Xs)}
+        out.update({f"Y_{n}": _targets(y, cfg.classes, K, dt) for n, (_, y) in zip(names, sets)})
+        return out
+
+    a = shared_arrays("train", digests, (split_tag(cfg),), build)
+    return Prepared(a["X_train"], a["Y_train"], a["X_val"], a["Y_val"], a.get("X_test"),
+                    a.get("Y_test"), _image(cfg, ds), dict(ds.sha256))
+
+
+def _image(cfg: TrainConfig, ds) -> tuple[int, int, int]:
+    """(height, width, channels) of a row of ``ds``."""
+    if cfg.data == "cifar10":
+        return (32, 32, 3)
+    d = ds.train_images.shape[1]
+    side = int(round(np.sqrt(d)))
+    return (side, side, 1) if side * side == d else (1, d, 1)
 
 
 # ----------------------------------------------------------------------------- run

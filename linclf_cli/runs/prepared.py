@@ -52,17 +52,19 @@ MARKER = ".linclf-shared"
 
 
 def one_slot(fn: Callable) -> Callable:
-    """Cache ``fn(*args)`` (hashable args) in the single process-wide slot."""
+    """Cache ``fn(*args, **inputs)`` in the single process-wide slot, keyed by the (hashable)
+    positional ``args`` alone: keyword ``inputs`` are what the value is built from (a loaded
+    dataset) and must be determined by ``args`` (its digests among them)."""
 
     @functools.wraps(fn)
-    def wrapper(*args):
+    def wrapper(*args, **inputs):
         key = (fn.__module__, fn.__qualname__, args)
         try:
             return _SLOT[key]
         except KeyError:
             pass
         clear()  # drop the previous split before building the next one
-        value = fn(*args)
+        value = fn(*args, **inputs)
         _SLOT[key] = value
         return value
 

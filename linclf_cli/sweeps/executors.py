@@ -84,12 +84,15 @@ def train_point(kind: str, params: dict, data_dir: str | None, argv) -> dict:
     from linclf_cli.assignments.registry import execute
     from linclf_cli.runs.context import RunContext
 
+    from .allocator import usual_allocator
+
     tmp = Path(tempfile.mkdtemp(prefix="linclf-point-"))
     try:
         out = tmp / "run"
         ctx = RunContext(data_dir=Path(data_dir) if data_dir else None, argv=argv)
         try:
-            execute(kind, params, out, ctx)
+            with usual_allocator():  # not the nanny's MALLOC_TRIM_THRESHOLD_ (see allocator.py)
+                execute(kind, params, out, ctx)
         except LinclfError as exc:
             return {"error": f"on worker {socket.gethostname()} (pid {os.getpid()}): {exc}"}
         return {"files": {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}}
