@@ -7,8 +7,9 @@ aml2020, hidden 50, SGD, ``--iterations``), on the real CIFAR-10 (``--data-dir``
 the ratios mean something there).  Measured, each as a whole
 ``linclf sweep`` process into a fresh folder:
 
-* ``one``: one point alone (-j 1): its wall time and the point's own training seconds
-  (run.json), so ``overhead = wall - point`` (start-up, data loading, summary);
+* ``one``: one point alone (-j 1): its wall time and the point's own seconds (run.json,
+  without preparing the data split), so ``overhead = wall - point`` (start-up, loading and
+  preparing the data once, summary);
 * ``local``: the 16 points with ``-j WORKERS``; ideal = overhead + 16 x point / WORKERS
   (every core busy until the last point).  Target: local <= 1.10 x ideal;
 * ``dask``: the same 16 points through ``LocalCluster(n_workers=WORKERS, threads_per_worker=1,
@@ -77,7 +78,10 @@ def timed(args: list[str], env: dict) -> tuple[float, dict]:
 
 
 def point_seconds(out: Path) -> list[float]:
-    return [json.loads((p / "run.json").read_text())["seconds"]["total"] for p in sorted(out.glob("p-*"))]
+    """Each point's own seconds (run.json): its training and outputs, without preparing the
+    data split, which a sweep does once per worker and counts in the overhead."""
+    secs = [json.loads((p / "run.json").read_text())["seconds"] for p in sorted(out.glob("p-*"))]
+    return [s["total"] - s.get("data", 0.0) for s in secs]
 
 
 def same_points(a: Path, b: Path) -> bool:
