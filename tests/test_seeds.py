@@ -126,3 +126,46 @@ def test_repository_seed_studies_reuse_the_tasks_own_arguments():
         assert study.spec.args["seeds"] == 20
     assert "tdt4265-a1/3b-seeds" in refs["tdt4265-a1/3d"].uses
     assert "tdt4265-a1/3b-seeds" in refs["tdt4265-a1/4d"].uses
+
+
+def test_histograms_count_in_whole_seeds_and_keep_the_legend_off_the_bars(tmp_path, monkeypatch):
+    from linclf_cli.plots import images
+    from linclf_cli.tasks.seeds import histogram_figure
+
+    seen = []
+    real = images.save_figure
+
+    def inspect(fig, path, **kw):  # save_figure clears the figure: look before
+        fig.canvas.draw()
+        axes = [ax for ax in fig.axes]
+        seen.append({
+            "ticks": [[t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]] for ax in axes],
+            "panel_legends": [ax.get_legend() for ax in axes],
+            "legends": [([t.get_text() for t in lg.get_texts()], lg.get_window_extent()) for lg in fig.legends],
+            "panels": [ax.get_window_extent() for ax in axes]})
+        return real(fig, path, **kw)
+
+    monkeypatch.setattr(images, "save_figure", inspect)
+    epochs = [15, 18, 18, 19, 21, 22, 22, 22, 23, 24, 24, 24, 27, 27, 27, 29, 29, 33, 35, 23]
+    acc = [0.975 + 0.0002 * i for i in range(20)]
+    histogram_figure(tmp_path / "seeds.png", {"stopped_epoch": (epochs, 16), "val_accuracy": (acc, 0.9765)},
+                     "20 seeds")
+    (f,) = seen
+    for ticks in f["ticks"]:
+        assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks
+    assert f["panel_legends"] == [None, None]  # inside a panel it covered bars
+    ((labels, box),) = f["legends"]
+    assert labels == ["20 seeds", "median", "course stream"]
+    assert all(box.y1 <= p.y0 for p in f["panels"])  # below every panel
+
+
+def test_the_spread_table_gives_counts_in_whole_units_and_accuracies_in_points():
+    from linclf_cli.assignments.tdt4265.report import _seed_rows
+
+    summary = {"stopped_epoch": {"course": 16, "median": 23.5, "min": 15, "max": 35, "std": 5.0252},
+               "val_accuracy": {"course": 0.9765, "median": 0.9775, "min": 0.9755, "max": 0.9794, "std": 0.00091},
+               "val_loss": {"course": 0.0717, "median": 0.0688, "min": 0.0665, "max": 0.0720, "std": 0.00153}}
+    rows = {r[0]: r for r in _seed_rows(summary, list(summary), {"val_accuracy"})}
+    assert rows["stopped epoch"][4] == "5.0 epochs"
+    assert rows["val accuracy"][4] == "0.09 points"
+    assert rows["val loss"][4] == "0.0015"

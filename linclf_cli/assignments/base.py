@@ -9,9 +9,20 @@ maps the one vocabulary to the course's own symbols for report text (``l2`` -> l
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from linclf_cli.engine.init import Init
+
+
+def config_dict(cfg) -> dict:
+    """A run config as the dict its cache key and ``config.yaml`` are made of
+    (``dataclasses.asdict``), with ``rng`` left out when it is the default ``numpy``: runs made
+    before the setting existed keep their keys."""
+    d = dataclasses.asdict(cfg)
+    if d.get("rng") == "numpy":
+        d.pop("rng")
+    return d
 
 
 @dataclass(frozen=True)

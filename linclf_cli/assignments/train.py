@@ -39,7 +39,7 @@ from linclf_cli.runs.provenance import now_iso, run_record
 from linclf_cli.runs.rundir import RunDir
 
 from .aml2020 import RECIPE as AML
-from .base import Recipe
+from .base import Recipe, config_dict
 from .dd2424 import RECIPE as DD
 from .tdt4265 import RECIPE as TDT
 
@@ -164,11 +164,9 @@ class TrainConfig:
             l2_form=l2_form, learning_rate=lr, batch_size=batch, epochs=epochs, iterations=iterations)
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
+        d = config_dict(self)
         d["classes"] = list(self.classes) if self.classes is not None else None
         d["hidden"] = list(self.hidden or ())
-        if d["rng"] == "numpy":  # left out, so runs made before the setting keep their keys
-            d.pop("rng")
         return d
 
 

@@ -211,6 +211,7 @@ def summarize(out_dir: Path, study: Study, job_metrics: dict[str, dict]) -> dict
 def histogram_figure(path: Path, panels: dict[str, tuple[list, Any]], title: str) -> Path:
     """One histogram per metric over the seeds' values, the course-stream value as a line."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     from linclf_cli.plots.images import save_figure
 
@@ -233,8 +234,16 @@ def histogram_figure(path: Path, panels: dict[str, tuple[list, Any]], title: str
             ax.axvline(float(course), color="tab:red", lw=2, label="course stream")
         ax.set_xlabel(name.replace("_", " "))
         ax.set_ylabel("number of seeds")
-        ax.legend(fontsize=8, loc="upper right")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts
+    # one legend for all panels, below them: inside a panel it hid bars and lines
+    handles: dict = {}
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
     fig.suptitle(title, fontsize=10)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=len(handles),
+                   fontsize=8, frameon=False)
     return save_figure(fig, path, palette=True)
 
 

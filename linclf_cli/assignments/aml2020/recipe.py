@@ -47,6 +47,7 @@ import yaml
 from linclf_cli.data.cifar import Cifar10Data, load_cifar10
 from linclf_cli.data.registry import CIFAR10_FILES
 from linclf_cli.data.splits import aml_split, subtract_mean_image
+from linclf_cli.assignments.base import config_dict
 from linclf_cli.assignments.aml2020 import toy as aml_toy
 from linclf_cli.assignments.aml2020 import net as mlp
 from linclf_cli.assignments.aml2020.net import train_adam, train_sgd
@@ -130,10 +131,7 @@ class AmlToyConfig:
         )
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        if d["rng"] == "numpy":
-            d.pop("rng")
-        return d
+        return config_dict(self)
 
 
 def run_toy(cfg: AmlToyConfig, out: Path, ctx: RunContext | None = None) -> dict:

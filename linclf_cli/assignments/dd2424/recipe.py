@@ -37,6 +37,7 @@ import yaml
 from linclf_cli.data.cifar import Cifar10Data, load_cifar10
 from linclf_cli.data.registry import CIFAR10_TRAIN_BATCHES
 from linclf_cli.data.splits import dd2424_bonus_split, dd2424_split, standardize
+from linclf_cli.assignments.base import config_dict
 from linclf_cli.assignments.dd2424 import linear as core
 from linclf_cli.assignments.dd2424.linear import (
     HISTORY_KEYS,
@@ -217,10 +218,7 @@ class Dd2424Config:
         return None
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        if d["rng"] == "numpy":
-            d.pop("rng")
-        return d
+        return config_dict(self)
 
 
 # --------------------------------------------------------------------------- data

@@ -33,6 +33,7 @@ from linclf_cli.engine.model import Model
 from linclf_cli.engine.optim import SGD
 from linclf_cli.engine.regularizers import L2
 from linclf_cli.engine.samplers import RNG_KINDS, Sampler, make_rng
+from linclf_cli.assignments.base import config_dict
 from linclf_cli.assignments.tdt4265.preprocess import pre_process_images
 from linclf_cli.errors import UsageError
 from linclf_cli.plots.figures import ACC_LABEL, LOSS_LABEL, STEPS_LABEL, Series, line_figure, smoothed
@@ -219,14 +220,12 @@ class TdtConfig:
             patience=self.patience, restore_best=self.restore_best)
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
+        d = config_dict(self)
         for k in ("classes", "loss_ylim", "acc_ylim"):
             if d[k] is not None:
                 d[k] = list(d[k])
         if self.model != "binary":
             d.pop("classes")
-        if d["rng"] == "numpy":
-            d.pop("rng")
         return d
 
 

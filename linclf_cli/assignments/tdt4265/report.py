@@ -185,8 +185,13 @@ def _seed_rows(summary: dict, metrics: list[str], percent: set[str]) -> list[lis
         if not s or s.get("median") is None:
             continue
         f = pct if k in percent else (lambda v: "–" if v is None else f"{v:.5g}")
-        rows.append([k.replace("_", " "), f(s["course"]), f(s["median"]), f"{f(s['min'])} – {f(s['max'])}",
-                     (f"{100 * s['std']:.2f} points" if k in percent else fmt(s["std"]))])
+        if k in percent:
+            std = f"{100 * s['std']:.2f} points"
+        elif k.endswith(("epoch", "step")):  # counts: a spread of whole epochs or steps
+            std = f"{s['std']:.1f} {k.rsplit('_', 1)[-1]}s"
+        else:
+            std = fmt(s["std"])
+        rows.append([k.replace("_", " "), f(s["course"]), f(s["median"]), f"{f(s['min'])} – {f(s['max'])}", std])
     return rows
 
 
