@@ -268,6 +268,14 @@ def test_help_at_80_columns(path):
         if ln.startswith("linclf ") or continued:  # an example, or its shell continuation
             assert ln in out_lines, f"{path}: example re-wrapped: {ln!r}"
         continued = ln.endswith("\\")
+    # prose is wrapped by Rich, not by the docstring's own line breaks (which Rich keeps after
+    # the first paragraph): no short line cut mid-sentence before the next one goes on
+    text = r.output.split("╭")[0].splitlines()
+    for a, b in zip(text, text[1:]):
+        a, b = a.strip(), b.strip()
+        if a and b and not a.startswith(("linclf ", "#")) and len(a) < 50 and b[0].islower() \
+                and not a.endswith((".", ":", ";", ")", ",")):
+            raise AssertionError(f"{path}: help text broken mid-sentence: {a!r} / {b!r}")
 
 
 def test_top_level_help_has_examples_and_every_command():

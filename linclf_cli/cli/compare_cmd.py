@@ -49,7 +49,7 @@ def _sweep_points(path: Path) -> list[Path]:
 
 @handle_errors
 def compare(
-    run_dirs: Annotated[list[Path], typer.Argument(help="Two or more run directories (see `linclf runs`), or a sweep folder (`linclf sweep --out`): its points.", show_default=False)],
+    run_dirs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR", help="Two or more run directories (see `linclf runs`), or a sweep folder (`linclf sweep --out`): its points.", show_default=False)],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write a figure overlaying their loss and accuracy curves (PNG).", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The differing config and the metrics as JSON on stdout.")] = False,
 ) -> None:

@@ -194,9 +194,7 @@ def fetch(
 ) -> None:
     """Download a dataset from its pinned mirrors and verify it (needs internet).
 
-    MNIST goes to DEST/mnist; CIFAR-10 to DEST/cifar-10-batches-py (python version, the
-    default) or with --binary to DEST/cifar-10-batches-bin.  Only the archive's expected
-    files are extracted.
+    MNIST goes to DEST/mnist; CIFAR-10 to DEST/cifar-10-batches-py (python version, the default) or with --binary to DEST/cifar-10-batches-bin. Only the archive's expected files are extracted.
 
     Example: linclf data fetch cifar10 --binary --dest ~/datasets
     """

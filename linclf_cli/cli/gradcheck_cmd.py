@@ -32,20 +32,19 @@ def render_table(rows: list[dict]) -> Table:
 
 @handle_errors
 def gradcheck(
-    model: Annotated[list[str], typer.Option("--model", "-m", help=f"Model to check (repeatable): {', '.join(MODELS)}. Default: binary and softmax.")] = [],
-    l2: Annotated[list[float], typer.Option("--l2", help="TDT4265 L2 coefficients (repeatable).")] = [0.0, 2.0],
-    hidden: Annotated[list[str], typer.Option("--hidden", help="MLP hidden sizes: --hidden 50, --hidden 128,64 or repeated.")] = ["50"],
+    model: Annotated[list[str], typer.Option("--model", "-m", metavar="MODEL", help=f"Model to check (repeatable): {', '.join(MODELS)}. Default: binary and softmax.")] = [],
+    l2: Annotated[list[float], typer.Option("--l2", metavar="L2", help="TDT4265 L2 coefficients (repeatable).")] = [0.0, 2.0],
+    hidden: Annotated[list[str], typer.Option("--hidden", metavar="SIZES", help="MLP hidden sizes: --hidden 50, --hidden 128,64 or repeated.")] = ["50"],
     synthetic: Annotated[bool, typer.Option("--synthetic", help="TDT4265 models on random images instead of MNIST (no data needed).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Dataset folder (else $LINCLF_DATA_DIR, then the user cache).")] = None,
 ) -> None:
     """Check each model's analytic gradient, with and without regularisation. Exits 1 on failure.
 
-    binary/softmax (TDT4265): eps = 1e-3, every weight, the first 100 pre-processed MNIST
-    training images, pass when |numeric - analytic| <= eps^2.  dd2424-*: h = 1e-6, first 20
-    dimensions, batch 1 and 20, lambda 0 and 0.1, relative error < 1e-6.  mlp: h = 1e-5 on
-    the regularised loss of a 20-HIDDEN-10 ReLU net, relative error < 1e-7.  aml-toy: the
-    AML text's toy network, relative error < 1e-8.
+    binary/softmax (TDT4265): eps = 1e-3, every weight, the first 100 pre-processed MNIST training images, pass when |numeric - analytic| <= eps^2.
+    dd2424-*: h = 1e-6, first 20 dimensions, batch 1 and 20, lambda 0 and 0.1, relative error < 1e-6.
+    mlp: h = 1e-5 on the regularised loss of a 20-HIDDEN-10 ReLU net, relative error < 1e-7.
+    aml-toy: the AML text's toy network, relative error < 1e-8.
 
     [bold]Examples[/]
 

@@ -14,8 +14,8 @@ from .common import handle_errors
 
 @handle_errors
 def plot_weights(
-    runs: Annotated[list[Path], typer.Argument(help="Run directories holding weights.npz (one row each).", show_default=False)],
-    labels: Annotated[list[str], typer.Option("--label", help="Row label (repeatable, in run order).")] = [],
+    runs: Annotated[list[Path], typer.Argument(metavar="RUN_DIR", help="Run directories holding weights.npz (one row each).", show_default=False)],
+    labels: Annotated[list[str], typer.Option("--label", metavar="TEXT", help="Row label (repeatable, in run order).")] = [],
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")] = Path("weights.png"),
     title: Annotated[Optional[str], typer.Option("--title", help="Figure title (default: none).", show_default=False)] = None,
 ) -> None:

@@ -20,7 +20,7 @@ from .tasks_cmd import (DataDir, ExecutorOpt, ResultsDir, SchedulerAddr, TasksFi
 
 @handle_errors
 def report(
-    names: Annotated[list[str] | None, typer.Argument(help="Assignments or tasks to include (default: all).", show_default=False)] = None,
+    names: Annotated[list[str] | None, typer.Argument(metavar="NAME", help="Assignments or tasks to include (default: all).", show_default=False)] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel trainings (default: number of cores).", show_default=False)] = 0,
     wait: Annotated[bool, typer.Option("--wait", help="If another linclf works on the results dir, wait for it.")] = False,
     open_: Annotated[bool, typer.Option("--open", help="Open report.html in the default web browser when it is written.")] = False,

@@ -22,7 +22,7 @@ from .tasks_cmd import DataDir
 
 @handle_errors
 def sweep_lambda(
-    lambdas: Annotated[list[float], typer.Option("--l2", "--lambda", "-l", help="L2 coefficient c, the text's λ (repeatable; --lambda is the old spelling) (default: 2, 0.2, 0.02, 0.002).", show_default=False)] = [],
+    lambdas: Annotated[list[float], typer.Option("--l2", "--lambda", "-l", metavar="L2", help="L2 coefficient c, the text's λ (repeatable; --lambda is the old spelling) (default: 2, 0.2, 0.02, 0.002).", show_default=False)] = [],
     epochs: Annotated[int, typer.Option("--epochs", "-e", help="Epochs per point.")] = 50,
     lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 0.01,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", help="Mini-batch size.")] = 128,
@@ -96,11 +96,11 @@ def sweep_lambda(
 
 @handle_errors
 def sweep_any(
-    grid: Annotated[list[str], typer.Option("--grid", "-g", help="NAME=V1,V2,... : one grid axis over a train option (repeatable; the grid is their product). Layer lists as 128x64.", show_default=False)] = [],
-    random: Annotated[Optional[int], typer.Option("--random", help="Random search: draw N points from the --space options.", show_default=False)] = None,
-    space: Annotated[list[str], typer.Option("--space", help="NAME=log:LOW:HIGH, NAME=lin:LOW:HIGH or NAME=A,B,C (a choice), for --random (repeatable).", show_default=False)] = [],
-    spec_file: Annotated[Optional[Path], typer.Option("--spec", help="A YAML sweep spec (fixed, grid or random + space, seed, same_seed, select, mode); options given here override it.", show_default=False)] = None,
-    set_: Annotated[list[str], typer.Option("--set", help="NAME=VALUE: fix any other train option (repeatable), e.g. --set flip=true.", show_default=False)] = [],
+    grid: Annotated[list[str], typer.Option("--grid", "-g", metavar="NAME=V1,V2", help="NAME=V1,V2,... : one grid axis over a train option (repeatable; the grid is their product). Layer lists as 128x64.", show_default=False)] = [],
+    random: Annotated[Optional[int], typer.Option("--random", metavar="N", help="Random search: draw N points from the --space options.", show_default=False)] = None,
+    space: Annotated[list[str], typer.Option("--space", metavar="NAME=SPACE", help="NAME=log:LOW:HIGH, NAME=lin:LOW:HIGH or NAME=A,B,C (a choice), for --random (repeatable).", show_default=False)] = [],
+    spec_file: Annotated[Optional[Path], typer.Option("--spec", metavar="FILE", help="A YAML sweep spec (fixed, grid or random + space, seed, same_seed, select, mode); options given here override it.", show_default=False)] = None,
+    set_: Annotated[list[str], typer.Option("--set", metavar="NAME=VALUE", help="NAME=VALUE: fix any other train option (repeatable), e.g. --set flip=true.", show_default=False)] = [],
     recipe: Annotated[Optional[str], typer.Option("--recipe", help="tdt4265, dd2424 or aml2020 (default: the data's natural recipe).", show_default=False)] = None,
     data: Annotated[Optional[str], typer.Option("--data", help="mnist, mnist-2v3, cifar10 or a folder of IDX files.", show_default=False)] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="linear or mlp.", show_default=False)] = None,
@@ -133,8 +133,7 @@ def sweep_any(
     per point (keyed by its content: a rerun skips finished points, a widened grid trains only
     the new ones), then sweep.csv, the best point and figures.
 
-    Points' seeds derive from --seed and the point's values, never from order or workers: the
-    same sweep gives bit-identical points with -j 1, -j 2 or a Dask cluster.
+    Points' seeds derive from --seed and the point's values, never from order or workers: the same sweep gives bit-identical points with -j 1, -j 2 or a Dask cluster.
 
     [bold]Examples[/]
 

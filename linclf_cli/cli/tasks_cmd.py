@@ -165,7 +165,7 @@ def run_plans(plans, workers: int, data_dir, console=None, executor_factory=None
 
 @handle_errors
 def tasks(
-    names: Annotated[Optional[list[str]], typer.Argument(help="Only these tasks or assignments (2b, tdt4265-a1/2b, dd2424-a1).", show_default=False)] = None,
+    names: Annotated[Optional[list[str]], typer.Argument(metavar="NAME", help="Only these tasks or assignments (2b, tdt4265-a1/2b, dd2424-a1).", show_default=False)] = None,
     stale: Annotated[bool, typer.Option("--stale", help="Only tasks that `linclf run` would run (missing or stale).")] = False,
     tasks_file: TasksFile = None,
     results_dir: ResultsDir = Path("results"),
@@ -200,7 +200,7 @@ def tasks(
 
 @handle_errors
 def run(
-    names: Annotated[Optional[list[str]], typer.Argument(help="Task ids (2b, tdt4265-a1/2b) or assignment ids.", show_default=False)] = None,
+    names: Annotated[Optional[list[str]], typer.Argument(metavar="NAME", help="Task ids (2b, tdt4265-a1/2b) or assignment ids.", show_default=False)] = None,
     all_: Annotated[bool, typer.Option("--all", help="Run every task.")] = False,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel trainings (default: number of cores).", show_default=False)] = 0,
     force: Annotated[bool, typer.Option("--force", help="Rerun even if up to date.")] = False,

@@ -155,7 +155,7 @@ def train(
     decay: Annotated[str, typer.Option("--decay", help="DD2424: none, step (÷10 every 10 epochs) or plateau.")] = "none",
     split: Annotated[str, typer.Option("--split", help="DD2424: a1 (batch 1/2/test) or bonus (all data minus 1000).")] = "a1",
     optimizer: Annotated[str, typer.Option("--optimizer", help="mlp: sgd (AML NumPy part) or adam (PyTorch part).")] = "sgd",
-    hidden: Annotated[list[str], typer.Option("--hidden", help="mlp hidden sizes: --hidden 50, --hidden 128,64 or repeated.")] = ["50"],
+    hidden: Annotated[list[str], typer.Option("--hidden", metavar="SIZES", help="mlp hidden sizes: --hidden 50, --hidden 128,64 or repeated.")] = ["50"],
     iters: Annotated[Optional[int], typer.Option("--iters", help="mlp sgd: iterations (default: 1000).", show_default=False)] = None,
     recipe: Annotated[Optional[str], typer.Option("--recipe", help="Orthogonal trainer: a course's defaults: tdt4265, dd2424 or aml2020 (default: the data's natural recipe, recorded in config.yaml).", show_default=False)] = None,
     data: Annotated[Optional[str], typer.Option("--data", help="Orthogonal trainer: mnist, mnist-2v3 (--classes picks other digits), cifar10, or a folder with the four MNIST-named IDX files.", show_default=False)] = None,

@@ -57,7 +57,7 @@ def render(verdicts: list[V.TaskVerdict], console: Console) -> None:
 
 @handle_errors
 def verify(
-    names: Annotated[Optional[list[str]], typer.Argument(help="Task ids (2b, tdt4265-a1/2b) or assignment ids; default every task.", show_default=False)] = None,
+    names: Annotated[Optional[list[str]], typer.Argument(metavar="NAME", help="Task ids (2b, tdt4265-a1/2b) or assignment ids; default every task.", show_default=False)] = None,
     results_dir: Annotated[Path, typer.Option("--results-dir", "-r", help="The committed results to check.")] = Path("results"),
     tasks_file: TasksFile = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel trainings (default: number of cores).", show_default=False)] = 0,
