@@ -238,3 +238,47 @@ def test_kill_9_mid_sweep_then_resume(tmp_path, idx):
         assert (out / name / "metrics.json").stat().st_mtime_ns == mtime, name  # not retrained
     assert len(list(out.glob("p-*"))) == 5
     assert not [p for p in out.iterdir() if p.name.startswith(".") and p.name != ".linclf.lock"]
+
+
+def _drawn(monkeypatch):
+    """Capture each figure's axes facts before save_figure clears it."""
+    from linclf_cli.sweeps import figures
+
+    seen = []
+    real = figures.save_figure
+
+    def inspect(fig, path, **kw):
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        legend = ax.get_legend()
+        seen.append({"lines": [(ln.get_label(), list(ln.get_xdata()), list(ln.get_ydata())) for ln in ax.lines],
+                     "legend_title": legend.get_title().get_text() if legend else None,
+                     "texts": [(t.get_text(), t.get_color()) for t in ax.texts]})
+        return real(fig, path, **kw)
+
+    monkeypatch.setattr(figures, "save_figure", inspect)
+    return figures, seen
+
+
+GRID_ROWS = [{"learning_rate": lr, "l2": l2, "val_accuracy": acc}
+             for (lr, l2), acc in zip([(a, b) for a in (1e-3, 1e-2) for b in (0.5, 0.1, 0.0)],
+                                      [0.40, 0.41, 0.42, 0.50, 0.52, 0.47])]
+
+
+def test_metric_against_one_option_draws_a_line_per_value_of_the_other(tmp_path, monkeypatch):
+    figures, seen = _drawn(monkeypatch)
+    figures.metric_vs(tmp_path, "l2", "val_accuracy", GRID_ROWS, other="learning_rate")
+    (f,) = seen
+    assert f["legend_title"] == "learning rate"
+    assert [(lab, xs, ys) for lab, xs, ys in f["lines"]] == [
+        ("0.001", [0.0, 0.1, 0.5], [0.42, 0.41, 0.40]),  # each line in the order of its x values
+        ("0.01", [0.0, 0.1, 0.5], [0.47, 0.52, 0.50])]
+    figures.metric_vs(tmp_path, "l2", "val_accuracy", GRID_ROWS)  # no other option: points only
+    assert len(seen[1]["lines"]) == 1 and seen[1]["legend_title"] is None
+
+
+def test_heatmap_labels_are_dark_on_bright_cells_and_white_on_dark(tmp_path, monkeypatch):
+    figures, seen = _drawn(monkeypatch)
+    figures.heatmap(tmp_path, "learning_rate", "l2", "val_accuracy", GRID_ROWS)
+    colors = dict(seen[0]["texts"])
+    assert colors["0.52"] == "black" and colors["0.4"] == "white"  # viridis: yellow top, purple bottom

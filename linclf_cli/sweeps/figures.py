@@ -1,6 +1,7 @@
 """A sweep's figures: the selection metric against each swept option (a log axis when its
-values span two decades or more), a heatmap when exactly two options vary, and the validation
-curves of the top 5 points overlaid."""
+values span two decades or more; one line per value of the other option when exactly two
+vary), a heatmap when exactly two options vary, and the validation curves of the top 5 points
+overlaid."""
 
 from __future__ import annotations
 
@@ -37,24 +38,44 @@ def _coords(vals) -> tuple[np.ndarray, list[str] | None]:
     return np.array([cats.index(value_text(v)) for v in vals], float), cats
 
 
-def metric_vs(out: Path, name: str, metric: str, done: list[dict]) -> str:
+GROUPS = 8  # the most values of the other option drawn as one line each
+
+
+def metric_vs(out: Path, name: str, metric: str, done: list[dict], other: str | None = None) -> str:
+    """``metric`` against ``name``; with ``other`` (the one other option that varies, at most
+    8 values), one line per value of it, so a grid reads as curves instead of a cloud."""
+    from matplotlib import colormaps
     from matplotlib.figure import Figure
 
     vals = [r[name] for r in done]
     ys = np.array([r[metric] for r in done], float)
     fig = Figure(figsize=(6.0, 4.0))
     ax = fig.add_subplot(1, 1, 1)
-    if _numeric(vals):
+    numeric = _numeric(vals)
+    if numeric:
         x = np.asarray(vals, float)
-        ax.plot(x, ys, "o", alpha=0.8)
         if _log(vals):
             ax.set_xscale("log")
     else:  # names or layer lists: one column per value, in the order first seen
         cats = list(dict.fromkeys(value_text(v) for v in vals))
         x = np.array([cats.index(value_text(v)) for v in vals], float)
-        ax.plot(x, ys, "o", alpha=0.8)
         ax.set_xticks(range(len(cats)), cats)
         ax.set_xlim(-0.5, len(cats) - 0.5)
+    groups = list(dict.fromkeys(value_text(r[other]) for r in done)) if other else []
+    if 1 < len(groups) <= GROUPS:
+        if _numeric([r[other] for r in done]):
+            groups = [value_text(v) for v in sorted({r[other] for r in done})]
+            colors = colormaps["viridis"](np.linspace(0.0, 0.85, len(groups)))
+        else:
+            colors = colormaps["tab10"](np.arange(len(groups)) % 10)
+        for g, color in zip(groups, colors):
+            idx = np.array([i for i, r in enumerate(done) if value_text(r[other]) == g])
+            idx = idx[np.argsort(x[idx], kind="stable")]
+            ax.plot(x[idx], ys[idx], "o-", color=color, alpha=0.85, label=g)
+        ax.legend(title=_label(other), fontsize=8, title_fontsize=8, loc="center left",
+                  bbox_to_anchor=(1.01, 0.5), frameon=False)
+    else:
+        ax.plot(x, ys, "o", alpha=0.8)
     ax.set_xlabel(_label(name))
     ax.set_ylabel(_label(metric))
     ax.set_title(f"{_label(metric)} against {_label(name)}")
@@ -89,8 +110,10 @@ def heatmap(out: Path, a: str, b: str, metric: str, done: list[dict]) -> str:
         im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
         ax.set_xticks(range(len(xa)), xa, rotation=30)
         ax.set_yticks(range(len(xb)), xb)
-        for (i, j), v in sums.items():
-            ax.text(j, i, f"{np.mean(v):.3g}", ha="center", va="center", color="white", fontsize=8)
+        for (i, j), v in sums.items():  # dark text on the bright cells, white on the dark
+            red, green, blue, _ = im.cmap(im.norm(np.mean(v)))
+            ink = "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 0.5 else "white"
+            ax.text(j, i, f"{np.mean(v):.3g}", ha="center", va="center", color=ink, fontsize=8)
     else:
         x, y = _coords([r[a] for r in done]), _coords([r[b] for r in done])
         im = ax.scatter(x[0], y[0], c=[r[metric] for r in done], cmap="viridis", s=40)
@@ -135,12 +158,18 @@ def top_curves(out: Path, spec, planned, done: list[dict]) -> str | None:
     return file
 
 
+def _other(varying: list[str], name: str) -> str | None:
+    """The one other option that varies, when exactly two do."""
+    rest = [n for n in varying if n != name]
+    return rest[0] if len(rest) == 1 else None
+
+
 def draw_all(out: Path, spec, planned, table: list[dict]) -> list[str]:
     done = [r for r in table if r["status"] == "done" and r.get(spec.select) is not None]
     if not done:
         return []
     varying = [n for n in spec.swept if len({value_text(r[n]) for r in done}) > 1]
-    files = [metric_vs(out, n, spec.select, done) for n in varying]
+    files = [metric_vs(out, n, spec.select, done, other=_other(varying, n)) for n in varying]
     if len(varying) == 2:
         files.append(heatmap(out, *varying, spec.select, done))
     curves = top_curves(out, spec, planned, done)
