@@ -42,7 +42,7 @@ from . import expectations, fingerprint
 from .handlers import HANDLERS, JobSpec
 from .schema import Task, TaskFile
 
-TASK_FORMAT = "2"  # bump when finalisation (figures, task metrics) changes
+TASK_FORMAT = "3"  # bump when finalisation (figures, task metrics) changes
 
 
 def _hash(obj: Any) -> str:

@@ -216,8 +216,13 @@ def histogram_figure(path: Path, panels: dict[str, tuple[list, Any]], title: str
     from linclf_cli.plots.images import save_figure
 
     n = len(panels)
-    fig = Figure(figsize=(4.2 * n, 3.4), layout="constrained")
-    axes = fig.subplots(1, n, squeeze=False)[0]
+    cols = min(n, 2)  # two panels a row: four side by side made their text unreadably small in the report
+    rows = -(-n // cols)
+    fig = Figure(figsize=(4.6 * cols, 3.3 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    axes = axes[:n]
     for ax, (name, (values, course)) in zip(axes, panels.items()):
         xs = np.array([v for v in values if v is not None], dtype=np.float64)
         integer = bool(xs.size) and np.all(xs == np.round(xs)) and (course is None or float(course).is_integer())
@@ -235,6 +240,7 @@ def histogram_figure(path: Path, panels: dict[str, tuple[list, Any]], title: str
         ax.set_xlabel(name.replace("_", " "))
         ax.set_ylabel("number of seeds")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=bool(integer)))  # labels that do not collide
     # one legend for all panels, below them: inside a panel it hid bars and lines
     handles: dict = {}
     for ax in axes:
