@@ -51,16 +51,12 @@ def metric_vs(out: Path, name: str, metric: str, done: list[dict], other: str | 
     ys = np.array([r[metric] for r in done], float)
     fig = Figure(figsize=(6.0, 4.0))
     ax = fig.add_subplot(1, 1, 1)
-    numeric = _numeric(vals)
-    if numeric:
-        x = np.asarray(vals, float)
-        if _log(vals):
-            ax.set_xscale("log")
-    else:  # names or layer lists: one column per value, in the order first seen
-        cats = list(dict.fromkeys(value_text(v) for v in vals))
-        x = np.array([cats.index(value_text(v)) for v in vals], float)
+    x, cats = _coords(vals)
+    if cats is not None:  # names or layer lists: one column per value, in the order first seen
         ax.set_xticks(range(len(cats)), cats)
         ax.set_xlim(-0.5, len(cats) - 0.5)
+    elif _log(vals):
+        ax.set_xscale("log")
     groups = list(dict.fromkeys(value_text(r[other]) for r in done)) if other else []
     if 1 < len(groups) <= GROUPS:
         if _numeric([r[other] for r in done]):
