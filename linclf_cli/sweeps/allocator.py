@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 from typing import Iterator
@@ -32,6 +33,7 @@ GLIBC_MMAP_THRESHOLD = 128 << 10  # glibc's starting mmap threshold
 GLIBC_TRIM_THRESHOLD = 128 << 10
 
 
+@functools.cache  # find_library searches the system's libraries: once per process, not per point
 def _libc():
     if not sys.platform.startswith("linux"):
         return None
