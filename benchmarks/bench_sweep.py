@@ -43,23 +43,6 @@ LRS = ("2.5e-4", "5e-4", "1e-3", "2e-3")  # 4e-3 diverges on the real CIFAR-10 (
 L2S = ("0.05", "0.1", "0.25", "0.5")
 
 
-def write_idx(folder: Path, n_train: int, n_test: int = 1000) -> Path:
-    """A synthetic IDX folder: 10 noisy 28 x 28 class templates."""
-    import numpy as np
-
-    from linclf_cli.data.synthetic import idx_bytes
-
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    templates = rng.integers(0, 256, (10, 28, 28))
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        y = rng.integers(0, 10, n).astype(np.uint8)
-        x = np.clip(templates[y] * 0.4 + rng.normal(90, 60, (n, 28, 28)), 0, 255).astype(np.uint8)
-        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(x))
-        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(y))
-    return folder
-
-
 def sweep_args(out: Path, iterations: int, data: str, grid: bool = True) -> list[str]:
     args = [sys.executable, "-m", "linclf_cli", "sweep", "--recipe", "aml2020", "--data", data,
             "--model", "mlp", "--hidden", "50", "--iterations", str(iterations), "-o", str(out), "-q", "--json"]
@@ -108,7 +91,9 @@ def main(argv: list[str] | None = None) -> dict:
             data = "cifar10"
             env["LINCLF_DATA_DIR"] = data_dir
         else:
-            data = str(write_idx(tmp / "idx", size["n_train"]))
+            from linclf_cli.data.synthetic import write_idx_folder
+
+            data = str(write_idx_folder(tmp / "idx", size["n_train"], 1000))  # 10 noisy 28 x 28 classes
         one_wall, _ = timed(sweep_args(tmp / "one", size["iterations"], data, grid=False) + ["-j", "1"], env)
         (point,) = point_seconds(tmp / "one")
         overhead = max(0.0, one_wall - point)

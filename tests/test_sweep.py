@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from linclf_cli.cli.app import build_app
-from linclf_cli.data.synthetic import idx_bytes
+from linclf_cli.data.synthetic import write_idx_folder
 from linclf_cli.errors import UsageError
 from linclf_cli.sweeps import spec as sweep_spec
 
@@ -27,15 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def write_idx(folder: Path, n_train: int = 300, n_test: int = 80, seed: int = 0) -> Path:
     """Four noisy 12x12 classes: easy but not trivially separable (metrics differ per point)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    templates = rng.integers(0, 256, (4, 12, 12))
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        y = rng.integers(0, 4, n).astype(np.uint8)
-        x = np.clip(templates[y] * 0.3 + rng.normal(100, 60, (n, 12, 12)), 0, 255).astype(np.uint8)
-        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(x))
-        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(y))
-    return folder
+    return write_idx_folder(folder, n_train, n_test, side=12, n_classes=4, signal=0.3, mean=100.0, seed=seed)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,8 @@ The files written are registered as synthetic data of this process
 this process (and its forked workers) although they do not match the published digests.
 * :func:`write_synthetic_mnist_idx` writes the four gzip IDX files (they do not match the
   pinned MNIST checksums: load them with ``verify=False`` or read them with ``read_idx``).
+* :func:`write_idx_folder` writes a custom IDX folder (``--data DIR``: the four uncompressed
+  MNIST-named files) of noisy class templates, sized and shaped as asked.
 """
 
 from __future__ import annotations
@@ -185,3 +187,20 @@ def write_synthetic_mnist_idx(
             tmp.write_bytes(payload)
             os.replace(tmp, out / name)
     return out
+
+
+def write_idx_folder(folder: Path, n_train: int, n_test: int, side: int = 28, n_classes: int = 10,
+                     signal: float = 0.4, mean: float = 90.0, seed: int = 0) -> Path:
+    """A custom IDX folder at ``folder``: ``n_classes`` random ``side`` x ``side`` templates,
+    each image ``signal`` x its class template plus N(``mean``, 60) noise, clipped to uint8.
+    Returns ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    templates = rng.integers(0, 256, (n_classes, side, side))
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        y = rng.integers(0, n_classes, n).astype(np.uint8)
+        x = np.clip(templates[y] * signal + rng.normal(mean, 60, (n, side, side)), 0, 255).astype(np.uint8)
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(x))
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(y))
+    return folder
