@@ -65,6 +65,19 @@ def resolve_mnist_dir(data_dir: str | None) -> Path:
 # ----------------------------------------------------------------------------- timing
 
 
+def timed_process(cmd: list[str], env: dict, cwd: str | Path | None = None) -> float:
+    """Wall seconds of one ``cmd`` process (stdout discarded); exits with its stderr's tail
+    when it fails."""
+    import subprocess
+
+    t = time.perf_counter()
+    r = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    dt = time.perf_counter() - t
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}")
+    return dt
+
+
 def time_call(fn: Callable[[], object], repeat: int = 3) -> tuple[list[float], object]:
     """Run ``fn`` ``repeat`` times; return the wall times (s) and the last result."""
     times, out = [], None
