@@ -136,7 +136,7 @@ def test_values_are_typed_and_spaces_drawn_deterministically():
 def test_grid_is_identical_with_one_and_two_workers(tmp_path, idx):
     s1 = ok([*GRID, "-j", "1"], tmp_path / "a", idx)
     s2 = ok([*GRID, "-j", "2"], tmp_path / "b", idx)
-    assert s1["n_points"] == 4 and s1["n_done"] == 4
+    assert s1["n_points"] == s2["n_points"] == 4 and s1["n_done"] == s2["n_done"] == 4
     fa, fb = files_of(tmp_path / "a"), files_of(tmp_path / "b")
     assert len(fa) >= 4 * 6 and fa == fb
     assert (tmp_path / "a" / "sweep.csv").read_bytes() == (tmp_path / "b" / "sweep.csv").read_bytes()
